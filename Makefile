@@ -1,0 +1,98 @@
+# Caffe's FER workflow on PyTorch. `make demo` runs it end to end on the embedded synthetic dataset;
+# `make test` runs the tests. Every target that needs Python creates .venv on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+
+# Data stage: make lmdb CSV=path/to/fer2013.csv[.gz]  ->  data/<name>/
+CSV        ?= data/demo/demo.csv
+NAME       ?= $(patsubst %.csv,%,$(patsubst %.gz,%,$(notdir $(CSV))))
+DATA       ?= data/$(NAME)
+IMAGES     := $(DATA)/images
+# Training: make train SOLVER=solvers/lenet_solver.prototxt
+SOLVER     ?= solvers/lenet_solver.prototxt
+GPU        ?= cpu
+LOG        ?= logs/lenet.log
+# Evaluation: make evaluate MODEL=nets/lenet_deploy.prototxt WEIGHTS=snapshots/lenet_iter_N.caffemodel
+MODEL      ?= nets/lenet_deploy.prototxt
+WEIGHTS    ?=
+EVAL_DB    ?= $(DATA)/val_lmdb
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps proto test demo demo-data images index lmdb mean train plot evaluate \
+        bench bench-data clean
+
+help:
+	@echo "make demo        the whole workflow on the embedded synthetic FER dataset (no download)"
+	@echo "make test        the test suite"
+	@echo "make lmdb CSV=fer2013.csv   images, index files, LMDBs and mean.binaryproto in data/<name>/"
+	@echo "make train SOLVER=solvers/alexnet_gamma0.95_solver.prototxt"
+	@echo "make plot LOG=logs/x.log    training curves as PNG"
+	@echo "make evaluate MODEL=... WEIGHTS=...   accuracy, report, confusion and ROC PNGs"
+	@echo "make bench, make bench-data  benchmarks"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# Debian tools the plots and graphs need (gnuplot-nox for plot_log.gnuplot, graphviz for draw_net).
+system-deps:
+	@missing=""; command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
+	 command -v dot >/dev/null || missing="$$missing graphviz"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	   else echo "please install:$$missing (apt-get install$$missing)"; fi; fi
+
+proto: $(STAMP)
+	cd fer_caffe_compat/proto && ../../$(PY) -m grpc_tools.protoc -I. --python_out=. caffe.proto
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- data stage
+demo-data: $(STAMP)
+	$(PY) -m fer_caffe_compat.cli.make_demo_csv --out data/demo/demo.csv
+
+images: $(STAMP)
+	tools/csv_to_images --csv $(CSV) --out $(IMAGES)
+
+index: $(STAMP)
+	data_prepare/create_aux.sh $(IMAGES) $(DATA)
+
+lmdb: $(STAMP)
+	data_prepare/make_lmdb.sh $(CSV) $(DATA)
+
+mean: $(STAMP)
+	data_prepare/make_mean.sh $(DATA)/train_lmdb $(DATA)/mean.binaryproto
+
+bench-data: $(STAMP)
+	$(PY) -m fer_caffe_compat.cli.bench_data --csv $(or $(BENCH_CSV),../shared/data/fer2013_dev.csv.gz)
+
+# ---------------------------------------------------------------- training
+train: $(STAMP)
+	@mkdir -p logs snapshots
+	tools/train --solver $(SOLVER) --gpu $(GPU) --log $(LOG)
+
+plot: $(STAMP) system-deps
+	tools/plot_training_log $(LOG)
+
+# ---------------------------------------------------------------- evaluation
+evaluate: $(STAMP)
+	tools/evaluate --model $(MODEL) --weights $(WEIGHTS) --db $(EVAL_DB) --mean $(DATA)/mean.binaryproto
+
+bench: $(STAMP)
+	$(PY) -m fer_caffe_compat.cli.bench
+
+demo: $(STAMP) system-deps
+	bash data_prepare/demo.sh
+
+clean:
+	rm -rf data/demo logs snapshots demo

@@ -1,0 +1,1 @@
+"""Argument parsing for each tool (Caffe's flag names accepted); no numerics here."""

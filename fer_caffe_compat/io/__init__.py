@@ -1,0 +1,1 @@
+"""Caffe's files: LMDB of Datum, BlobProto / mean files, .caffemodel and .solverstate."""

@@ -58,17 +58,23 @@ test: $(STAMP) system-deps
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- data stage
+# OVERWRITE=1 replaces existing outputs (by default they are refused, as convert_imageset does).
+OVERWRITE_FLAG := $(if $(OVERWRITE),--overwrite)
+
 demo-data: $(STAMP)
 	$(PY) -m fer_caffe_compat.cli.make_demo_csv --out data/demo/demo.csv
 
-images: $(STAMP)
-	tools/csv_to_images --csv $(CSV) --out $(IMAGES)
+data/demo/demo.csv: | $(STAMP)
+	$(PY) -m fer_caffe_compat.cli.make_demo_csv --out $@
+
+images: $(STAMP) $(CSV)
+	tools/csv_to_images --csv $(CSV) --out $(IMAGES) $(OVERWRITE_FLAG)
 
 index: $(STAMP)
 	data_prepare/create_aux.sh $(IMAGES) $(DATA)
 
-lmdb: $(STAMP)
-	data_prepare/make_lmdb.sh $(CSV) $(DATA)
+lmdb: $(STAMP) $(CSV)
+	data_prepare/make_lmdb.sh $(CSV) $(DATA) $(OVERWRITE_FLAG)
 
 mean: $(STAMP)
 	data_prepare/make_mean.sh $(DATA)/train_lmdb $(DATA)/mean.binaryproto

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 import lmdb
 import numpy as np
 
 from ..errors import CaffeError
+from ..fsutil import atomic_path
 from ..proto import caffe_pb2
 
 MAP_SIZE = 1 << 40  # Caffe's LMDB_MAP_SIZE (1 TB, sparse)
+COMMIT_EVERY = 1000  # convert_imageset commits a transaction every 1000 records
 
 
 def open_read(path: str | os.PathLike) -> lmdb.Environment:
@@ -65,3 +67,61 @@ def datum_to_array(d: caffe_pb2.Datum, where: str = "record") -> np.ndarray:
     if a.size != shape[0] * shape[1] * shape[2]:
         raise CaffeError(f"{where}: Datum holds {a.size} values, but {shape} needs {np.prod(shape)}")
     return a.reshape(shape)
+
+
+def array_to_datum(chw: np.ndarray, label: int) -> caffe_pb2.Datum:
+    """A raw Datum from a CHW uint8 array, as CVMatToDatum + set_label build it.
+
+    CVMatToDatum calls set_encoded(false), so the field is present (2 bytes) in Caffe's records.
+    """
+    c, h, w = chw.shape
+    return caffe_pb2.Datum(channels=c, height=h, width=w, data=np.ascontiguousarray(chw, np.uint8).tobytes(),
+                           label=int(label), encoded=False)
+
+
+def encoded_datum(data: bytes, label: int) -> caffe_pb2.Datum:
+    """An encoded Datum (ReadFileToDatum / imencode): image file bytes, label, encoded=true; no shape."""
+    return caffe_pb2.Datum(data=data, label=int(label), encoded=True)
+
+
+def ensure_new(path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse an existing output, as Caffe's db::NEW does (mkdir fails), unless ``overwrite``."""
+    if os.path.lexists(path) and not overwrite:
+        raise CaffeError(f"{path}: already exists; refusing to overwrite it (use --overwrite)")
+
+
+def write_lmdb(path: str | os.PathLike, records: Iterable[tuple[bytes, bytes]], overwrite: bool = False,
+               commit_every: int = COMMIT_EVERY, on_commit: Callable[[int], None] | None = None) -> int:
+    """Write ``(key, value)`` records into a new LMDB at ``path``; returns the record count.
+
+    Transactions are committed every ``commit_every`` records and once at the end, calling
+    ``on_commit(count)`` after each commit (convert_imageset logs "Processed N files." there).
+    The environment is built under a temporary name and renamed when complete, so a failure leaves
+    nothing behind; an existing ``path`` is refused unless ``overwrite``.
+    """
+    ensure_new(path, overwrite)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with atomic_path(path) as tmp:
+        env = lmdb.open(str(tmp), map_size=MAP_SIZE, subdir=True, meminit=False, map_async=True)
+        try:
+            txn = env.begin(write=True)
+            try:
+                for key, value in records:
+                    txn.put(key, value)
+                    count += 1
+                    if count % commit_every == 0:
+                        txn.commit()
+                        if on_commit:
+                            on_commit(count)
+                        txn = env.begin(write=True)
+                txn.commit()
+            except BaseException:
+                txn.abort()
+                raise
+            if count % commit_every and on_commit:
+                on_commit(count)
+            env.sync(True)
+        finally:
+            env.close()
+    return count

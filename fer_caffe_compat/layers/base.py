@@ -65,7 +65,10 @@ class Layer(nn.Module):
 
         t = torch.zeros(tuple(int(d) for d in shape), dtype=torch.float32)
         if filler is not None:
-            fill(t, filler)
+            try:
+                fill(t, filler)
+            except CaffeError as e:
+                raise self.fail(str(e)) from None
         p = nn.Parameter(t, requires_grad=requires_grad)
         self.blobs.append(p)
         return p

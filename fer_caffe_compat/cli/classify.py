@@ -1,0 +1,131 @@
+"""tools/classify: emotions of the faces in photographs, folders of images or a video.
+
+    tools/classify --model nets/lenet_deploy.prototxt --weights lenet.caffemodel --scale 0.00390625 photo.jpg
+
+Each face found by OpenCV's Haar cascade is cropped, converted and resized as the training images were
+(the mean file's size, else the net's input), then mean and scale are applied. One JSON line per face on
+stdout: {"file", "frame" (video frame number, null for images), "box": [x, y, w, h], "probabilities", "top"}.
+An image or frame without a face prints "<file>: no face found" on stderr and no JSON line; that is not an
+error (exit 0). An input that is not an image, or a video that cannot be opened, is an error (exit 1).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..errors import CaffeError
+from ..eval.annotate import annotate
+from ..eval.faces import detect_faces
+from ..eval.labels import class_names
+from ..eval.visualize import save_png
+from .common import ArgumentParser, run
+from .net_args import add_model_args, make_predictor
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp", ".jp2"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".3gp"}
+
+
+def parse(argv: list[str]):
+    p = ArgumentParser(prog="classify", description=__doc__.split("\n")[0])
+    add_model_args(p, batch=False)
+    p.add_argument("inputs", nargs="+", help="images, folders of images, or video files")
+    p.add_argument("--labels", help="class names, one per line (default: FER's seven)")
+    p.add_argument("--no-detect", action="store_true", help="inputs are already cropped faces")
+    p.add_argument("--annotate", help="annotated PNG: a .png path (one input image) or a folder")
+    p.add_argument("--every", type=int, default=10, help="classify every Nth frame of a video (10)")
+    p.add_argument("--min-face", type=int, default=30, help="smallest face side in pixels (30)")
+    p.add_argument("--oversample", action="store_true", help="average 10 crops (needs a net input smaller "
+                                                           "than the training images)")
+    return p.parse_args(argv)
+
+
+Frame = tuple[str, int | None, np.ndarray]
+
+
+def expand(inputs: list[str]) -> list[str]:
+    """Folders become their image files (sorted); missing paths are an error before anything runs."""
+    files = []
+    for x in inputs:
+        if os.path.isdir(x):
+            found = sorted(str(p) for p in Path(x).iterdir() if p.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
+            if not found:
+                raise CaffeError(f"{x}: folder holds no image or video files")
+            files += found
+        elif os.path.exists(x):
+            files.append(x)
+        else:
+            raise CaffeError(f"{x}: no such file or directory")
+    return files
+
+
+def frames(path: str, every: int) -> Iterator[Frame]:
+    if Path(path).suffix.lower() not in VIDEO_EXTS:
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise CaffeError(f"{path}: not an image (OpenCV cannot decode it)")
+        yield path, None, img
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # else FFmpeg prints its own lines for a bad file
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            raise CaffeError(f"{path}: cannot open the video")
+        i = got = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i % every == 0:
+                got += 1
+                yield path, i, frame
+            i += 1
+        if got == 0:
+            raise CaffeError(f"{path}: cannot read any frame from the video")
+    finally:
+        cap.release()
+
+
+def annotated_path(target: str, path: str, frame: int | None, single: bool) -> Path:
+    if single:
+        return Path(target)
+    stem = Path(path).stem + ("" if frame is None else f"_f{frame:06d}")
+    return Path(target) / f"{stem}.png"
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    if args.every < 1:
+        raise CaffeError(f"--every {args.every}: must be at least 1")
+    files = expand(args.inputs)
+    single = bool(args.annotate) and args.annotate.lower().endswith(".png")
+    if single and (len(files) != 1 or Path(files[0]).suffix.lower() in VIDEO_EXTS):
+        raise CaffeError(f"--annotate {args.annotate}: a .png path takes one input image; give a folder")
+    pred = make_predictor(args)
+    names = class_names(args.labels, pred.num_classes)
+    for path in files:
+        for file, frame, img in frames(path, args.every):
+            where = file if frame is None else f"{file} frame {frame}"
+            h, w = img.shape[:2]
+            boxes = [(0, 0, w, h)] if args.no_detect else detect_faces(img, min_size=args.min_face)
+            if not boxes:
+                print(f"classify: {where}: no face found", file=sys.stderr, flush=True)
+            crops = [(pred.fit_image(img[y:y + bh, x:x + bw]), where) for x, y, bw, bh in boxes]
+            probs = pred.predict(crops, oversample=args.oversample) if crops else []
+            for box, p in zip(boxes, probs):
+                print(json.dumps({"file": file, "frame": frame, "box": list(box),
+                                  "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)},
+                                  "top": names[int(np.argmax(p))]}), flush=True)
+            if args.annotate:
+                save_png(annotated_path(args.annotate, file, frame, single),
+                         cv2.cvtColor(annotate(img, list(zip(boxes, probs)), names), cv2.COLOR_BGR2RGB))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main, "classify")

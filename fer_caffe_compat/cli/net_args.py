@@ -1,0 +1,53 @@
+"""Options shared by the tools that run a trained net (evaluate, classify, visualize)."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+from typing import Iterator
+
+import torch
+
+from .. import log
+from ..errors import CaffeError
+from ..eval.predict import BATCH, Predictor
+
+
+def add_model_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
+    p.add_argument("--model", required=True, help="deploy or train_val prototxt")
+    p.add_argument("--weights", required=True, help=".caffemodel (several comma-separated: applied in order)")
+    p.add_argument("--mean", help="mean.binaryproto subtracted from every image (default: the model's "
+                                  "transform_param mean_file, if any)")
+    p.add_argument("--scale", type=float, help="multiplier after the mean (default: the model's "
+                                               "transform_param scale, else 1; LeNet-style nets use 0.00390625)")
+    p.add_argument("--output", help="blob holding the class scores (default: the net's last output)")
+    p.add_argument("--gpu", default="cpu", help="cpu (default) or a CUDA device number")
+    if batch:
+        p.add_argument("--batch-size", type=int, default=BATCH, help=f"images per forward pass ({BATCH})")
+    p.add_argument("--verbose", action="store_true", help="print Caffe's net construction log")
+
+
+def device(gpu: str) -> str:
+    if gpu == "cpu":
+        return "cpu"
+    if not gpu.isdigit():
+        raise CaffeError(f"--gpu {gpu}: expected cpu or a device number")
+    if not torch.cuda.is_available() or int(gpu) >= torch.cuda.device_count():
+        raise CaffeError(f"--gpu {gpu}: no such CUDA device (use --gpu cpu)")
+    return f"cuda:{gpu}"
+
+
+@contextlib.contextmanager
+def _net_log(verbose: bool) -> Iterator[None]:
+    old = log.quiet
+    log.quiet = old or not verbose
+    try:
+        yield
+    finally:
+        log.quiet = old
+
+
+def make_predictor(args: argparse.Namespace, sample_shape: tuple[int, int, int] | None = None) -> Predictor:
+    with _net_log(args.verbose):
+        return Predictor(args.model, args.weights, mean=args.mean, scale=args.scale, sample_shape=sample_shape,
+                         output=args.output, batch_size=getattr(args, "batch_size", 1) or 1,
+                         device=device(args.gpu))

@@ -1,0 +1,140 @@
+"""``make lmdb`` in one pass: FER CSV -> image tree, index files, LMDBs and mean.binaryproto.
+
+Gives the same files as the step-by-step route (csv_to_images, create_aux.sh, ``convert_imageset
+--gray`` and compute_image_mean), without reading the images back from disk: each image is encoded,
+written, and decoded from the very bytes written (cv2.imdecode of a file's bytes equals cv2.imread of
+the file), and the LMDB and mean are built from those decoded pixels.
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .. import log
+from ..errors import CaffeError
+from ..fsutil import atomic_path
+from ..io.blob import write_blob_file
+from ..io.db import array_to_datum, ensure_new, write_lmdb
+from .export import class_dir, encode_params, row_name, write_labels_file
+from .fer_csv import EMOTIONS, SPLITS, FerData, read_fer_csv
+from .index import write_index
+from .mean import MeanAccumulator, log_mean
+
+_CHUNK = 512
+
+
+@dataclass
+class Timings:
+    """Seconds and image counts per step, for ``make bench-data``."""
+
+    steps: list[tuple[str, float, int]] = field(default_factory=list)
+
+    def add(self, name: str, t0: float, n: int) -> float:
+        now = time.perf_counter()
+        self.steps.append((name, now - t0, n))
+        return now
+
+
+def _chunked(fn: Callable[[int, int], None], n: int, bar: tqdm) -> None:
+    """Run ``fn(lo, hi)`` over chunks of range(n) on two threads (OpenCV and file I/O drop the GIL)."""
+    def run(lo: int) -> None:
+        hi = min(n, lo + _CHUNK)
+        fn(lo, hi)
+        bar.update(hi - lo)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run, range(0, n, _CHUNK)))
+
+
+def export_fer_images(data: FerData, images_dir: Path, *, fmt: str = "jpg", quality: int = 95,
+                      splits: Sequence[str] = SPLITS, class_names: Sequence[str] | None = None,
+                      progress: bool = True, timings: Timings | None = None
+                      ) -> dict[str, tuple[list[tuple[str, int]], np.ndarray]]:
+    """Write ``images_dir/<split>/<class>/<NNNNN>.<fmt>`` (atomically, as one tree) for the splits that have
+    rows. Returns per split the index entries (path relative to the split folder, label) in CSV order
+    and the pixels (N, 1, H, W) that reading the written files back gives."""
+    ext, params = encode_params(fmt, quality)
+    bar_off = not progress or log.quiet
+    out: dict[str, tuple[list[tuple[str, int]], np.ndarray]] = {}
+    t = time.perf_counter()
+    with atomic_path(images_dir) as tmp_images:
+        tmp_images.mkdir(parents=True)
+        write_labels_file(tmp_images, class_names)
+        for split in [s for s in splits if len(data.split(s))]:
+            rows = data.split(split)
+            labels = data.labels[rows]
+            rel = [f"{class_dir(int(lab), class_names)}/{row_name(int(r), ext)}" for r, lab in zip(rows, labels)]
+            base = f"{tmp_images / split}{os.sep}"
+            for d in sorted({r.split('/')[0] for r in rel}):
+                os.makedirs(base + d)
+            pixels = np.empty((len(rows), 1) + data.images.shape[1:], np.uint8)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+            def work(lo: int, hi: int) -> None:
+                for i in range(lo, hi):
+                    ok, buf = cv2.imencode(ext, data.images[rows[i]], params)
+                    if not ok:
+                        raise CaffeError(f"OpenCV could not encode row {rows[i]} as {fmt}")
+                    fd = os.open(base + rel[i], flags, 0o644)
+                    try:
+                        os.write(fd, buf)
+                    finally:
+                        os.close(fd)
+                    # what convert_imageset --gray stores: cv::imread(file, IMREAD_GRAYSCALE)
+                    pixels[i, 0] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+
+            with tqdm(total=len(rows), desc=f"images {split}", unit="img", leave=False, disable=bar_off) as bar:
+                _chunked(work, len(rows), bar)
+            out[split] = (list(zip(rel, labels.tolist())), pixels)
+            if timings:
+                t = timings.add(f"images {split}", t, len(rows))
+    return out
+
+
+def prepare_fer(csv: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str = "jpg", quality: int = 95,
+                splits: Sequence[str] = SPLITS, class_names: Sequence[str] | None = None,
+                overwrite: bool = False, progress: bool = True) -> Timings:
+    """Write ``out_dir``/images/<split>/<class>/<NNNNN>.<fmt>, <split>.txt, <split>_lmdb (splits with rows)
+    and mean.binaryproto (of train_lmdb). Existing outputs are refused unless ``overwrite``."""
+    out = Path(out_dir)
+    encode_params(fmt, quality)
+    timings = Timings()
+    for p in [out / "images", out / "mean.binaryproto"] + [out / f"{s}_lmdb" for s in SPLITS] + \
+             [out / f"{s}.txt" for s in SPLITS]:
+        ensure_new(p, overwrite)
+    t = time.perf_counter()
+    data = read_fer_csv(csv, n_classes=len(class_names) if class_names else len(EMOTIONS))
+    timings.add("parse csv", t, len(data.labels))
+    out.mkdir(parents=True, exist_ok=True)
+    bar_off = not progress or log.quiet
+    exported = export_fer_images(data, out / "images", fmt=fmt, quality=quality, splits=splits,
+                                 class_names=class_names, progress=progress, timings=timings)
+    t = time.perf_counter()
+    for split, (entries, pixels) in exported.items():
+        write_index(out / f"{split}.txt", entries)
+        t = timings.add(f"index {split}", t, len(entries))
+
+        def records(entries=entries, pixels=pixels, split=split):
+            for i, (rel, lab) in enumerate(tqdm(entries, desc=f"{split}_lmdb", unit="img",
+                                                leave=False, disable=bar_off)):
+                yield f"{i:08d}_{rel}".encode(), array_to_datum(pixels[i], lab).SerializeToString()
+
+        n = write_lmdb(out / f"{split}_lmdb", records(), overwrite=overwrite)
+        log.info("convert_imageset.cpp:153", f"Processed {n} files.")
+        t = timings.add(f"lmdb {split}", t, n)
+    if "train" in exported:
+        acc = MeanAccumulator()
+        acc.add(exported["train"][1])
+        mean = acc.mean()
+        write_blob_file(out / "mean.binaryproto", mean[None], legacy_4d=True)
+        log_mean(mean, str(out / "mean.binaryproto"))
+        timings.add("mean", t, acc.count)
+    return timings

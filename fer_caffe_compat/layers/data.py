@@ -1,0 +1,320 @@
+"""Data layers: Input, DummyData, MemoryData, Data (LMDB) and ImageData (list file of images).
+
+Each reads its next batch on every forward and keeps its own cursor, as Caffe's do: a TRAIN and a TEST
+net reading the same source move independently, and a new net starts at the first record. Tops are
+float32 CPU tensors; the net moves them to its device.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import torch
+
+from .. import log
+from ..data.transform import DataTransformer
+from ..errors import CaffeError
+from ..io.db import parse_datum
+from ..proto import caffe_pb2
+from .base import Layer
+from .registry import register
+
+
+def _seed_from_torch() -> int:
+    """A seed for a layer's own generator, drawn from torch's global one (seeded from the solver's
+    random_seed), so every net built after torch.manual_seed(s) draws the same crops and mirrors."""
+    return int(torch.randint(0, 2**62, (1,)).item())
+
+
+def _shapes_from(param_shapes, n_tops: int, layer: Layer, what: str) -> list[tuple[int, ...]]:
+    shapes = [tuple(int(d) for d in s.dim) for s in param_shapes]
+    if len(shapes) == 1:
+        return shapes * n_tops
+    layer.check(len(shapes) == n_tops, f"{what}: give 1 shape or one per top ({n_tops}), found {len(shapes)}")
+    return shapes
+
+
+class _DataLayer(Layer):
+    is_data = True
+    max_bottoms = 0
+
+    def rng(self) -> np.random.Generator:
+        if not hasattr(self, "_rng"):
+            self._rng = np.random.default_rng(_seed_from_torch())
+        return self._rng
+
+
+@register("Input")
+class InputLayer(_DataLayer):
+    """Caffe's Input: allocates tops of the given shapes; the caller feeds them (Net.forward(inputs=))."""
+    min_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase=caffe_pb2.TEST):
+        super().__init__(param, bottom_shapes, phase)
+        self.top_shapes = _shapes_from(param.input_param.shape, len(param.top), self, "input_param")
+        for s in self.top_shapes:
+            self.check(all(d >= 0 for d in s), f"input_param shape {list(s)} has a negative dimension")
+
+    def forward(self) -> list[torch.Tensor]:
+        return [torch.zeros(s) for s in self.top_shapes]
+
+
+@register("DummyData")
+class DummyDataLayer(_DataLayer):
+    """Tops filled by fillers: constant fillers once, the others again on every forward (as Caffe)."""
+    min_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase=caffe_pb2.TEST):
+        super().__init__(param, bottom_shapes, phase)
+        p = param.dummy_data_param
+        n = len(param.top)
+        legacy = (p.num, p.channels, p.height, p.width)
+        if len(p.shape):
+            self.check(not any(len(f) for f in legacy), "give shape or num/channels/height/width, not both")
+            self.top_shapes = _shapes_from(p.shape, n, self, "dummy_data_param")
+        else:
+            for f in legacy:
+                self.check(len(f) in (1, n), f"num/channels/height/width: give 1 value or one per top ({n})")
+            pick = [lambda f, i=i: int(f[0] if len(f) == 1 else f[i]) for i in range(n)]
+            self.top_shapes = [tuple(pick[i](f) for f in legacy) for i in range(n)]
+        nf = len(p.data_filler)
+        self.check(nf in (0, 1, n), f"data_filler: give 0, 1 or one per top ({n}), found {nf}")
+        default = caffe_pb2.FillerParameter(type="constant", value=0)
+        self.fillers = [p.data_filler[0] if nf == 1 else p.data_filler[i] if nf else default for i in range(n)]
+        from .fillers import fill
+
+        self._fill = fill
+        self._fixed: list[torch.Tensor | None] = []
+        for s, f in zip(self.top_shapes, self.fillers):
+            self._fixed.append(self._filled(s, f) if f.type == "constant" else None)
+
+    def _filled(self, shape, filler) -> torch.Tensor:
+        t = torch.zeros(shape, device="cpu")
+        try:
+            self._fill(t, filler)
+        except CaffeError as e:
+            raise self.fail(str(e)) from None
+        return t
+
+    def forward(self) -> list[torch.Tensor]:
+        return [fixed.clone() if fixed is not None else self._filled(s, f)
+                for fixed, s, f in zip(self._fixed, self.top_shapes, self.fillers)]
+
+
+@register("MemoryData")
+class MemoryDataLayer(_DataLayer):
+    """Batches from arrays given with ``set_input_arrays(data, labels)``; cycles through them."""
+    min_tops = 2
+    max_tops = 2
+
+    def __init__(self, param, bottom_shapes, phase=caffe_pb2.TEST):
+        super().__init__(param, bottom_shapes, phase)
+        p = param.memory_data_param
+        self.batch = int(p.batch_size)
+        self.check(self.batch > 0 and p.channels > 0 and p.height > 0 and p.width > 0,
+                   "batch_size, channels, height and width must be specified and positive")
+        self.item_shape = (int(p.channels), int(p.height), int(p.width))
+        self.top_shapes = [(self.batch, *self.item_shape), (self.batch,)]
+        self._data: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
+        self._pos = 0
+
+    def set_input_arrays(self, data, labels) -> None:
+        """Caffe's MemoryDataLayer::Reset: N items (N a multiple of batch_size) of shape (C, H, W)."""
+        d = np.ascontiguousarray(data, dtype=np.float32)
+        lab = np.ascontiguousarray(labels, dtype=np.float32).reshape(-1)
+        self.check(d.ndim == 4 and tuple(d.shape[1:]) == self.item_shape,
+                   f"data must be N x {' x '.join(map(str, self.item_shape))}, got {list(d.shape)}")
+        self.check(len(lab) == len(d), f"{len(d)} data items but {len(lab)} labels")
+        self.check(len(d) > 0 and len(d) % self.batch == 0,
+                   f"the number of items ({len(d)}) must be a positive multiple of batch_size ({self.batch})")
+        self._data, self._labels, self._pos = d, lab, 0
+
+    def forward(self) -> list[torch.Tensor]:
+        if self._data is None:
+            raise self.fail("no data: call set_input_arrays(data, labels) before forward")
+        s = slice(self._pos, self._pos + self.batch)
+        out = [torch.from_numpy(self._data[s].copy()), torch.from_numpy(self._labels[s].copy())]
+        self._pos = (self._pos + self.batch) % len(self._data)
+        return out
+
+
+class _Records:
+    """A cursor over an LMDB that wraps around, logging Caffe's restart line."""
+
+    _envs: dict[str, lmdb.Environment] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, source: str, where: str):
+        path = os.path.realpath(source)
+        if not (Path(path) / "data.mdb").is_file():
+            raise CaffeError(f"{where}: data_param source {source}: not an LMDB database (no data.mdb)")
+        with self._lock:
+            env = self._envs.get(path)
+            if env is None:
+                try:
+                    env = lmdb.open(path, readonly=True, lock=False, readahead=False, max_readers=512)
+                except lmdb.Error as e:
+                    raise CaffeError(f"{where}: cannot open LMDB {source}: {e}") from None
+                self._envs[path] = env
+        self.txn = env.begin(buffers=False)
+        self.cursor = self.txn.cursor()
+        if not self.cursor.first():
+            raise CaffeError(f"{where}: data_param source {source} holds no records")
+        log.info("db_lmdb.cpp:35", f"Opened lmdb {source}")
+
+    def peek(self) -> tuple[bytes, bytes]:
+        return self.cursor.key(), self.cursor.value()
+
+    def next(self) -> None:
+        if not self.cursor.next():
+            log.info("data_layer.cpp:73", "Restarting data prefetching from start.")
+            self.cursor.first()
+
+
+def _batch_shape_log(src: str, shape) -> None:
+    log.info(src, "output data size: " + ",".join(str(int(d)) for d in shape))
+
+
+@register("Data")
+class DataLayer(_DataLayer):
+    """Datum records from an LMDB in key order, through the DataTransformer."""
+    min_tops = 1
+    max_tops = 2
+
+    def __init__(self, param, bottom_shapes, phase=caffe_pb2.TEST):
+        super().__init__(param, bottom_shapes, phase)
+        p = param.data_param
+        self.batch = int(p.batch_size)
+        self.check(self.batch > 0, "data_param batch_size must be positive")
+        self.check(p.HasField("source"), "data_param source is missing")
+        if p.backend != caffe_pb2.DataParameter.LMDB:
+            raise self.fail(f"backend {caffe_pb2.DataParameter.DB.Name(p.backend)} is not supported: "
+                            "use backend: LMDB (convert_imageset -backend lmdb)")
+        self.records = _Records(p.source, f"layer {self.name}")
+        self.transformer = DataTransformer(param.transform_param, phase, f"layer {self.name}", self.rng())
+        if p.rand_skip:
+            skip = int(self.rng().integers(p.rand_skip))
+            log.info("data_reader.cpp:94", f"Skipping first {skip} data points.")
+            for _ in range(skip):
+                self.records.next()
+        key, value = self.records.peek()
+        first = self.transformer.datum_image(parse_datum(value, self._where(key)), self._where(key))
+        self.item_shape = self.transformer.infer_shape(first.shape)
+        self.top_shapes = [(self.batch, *self.item_shape)]
+        if len(param.top) > 1:
+            self.top_shapes.append((self.batch,))
+        _batch_shape_log("data_layer.cpp:45", self.top_shapes[0])
+
+    def _where(self, key: bytes) -> str:
+        return f"{self.param.data_param.source}: record {key.decode(errors='replace')}"
+
+    def forward(self) -> list[torch.Tensor]:
+        data = np.empty((self.batch, *self.item_shape), dtype=np.float32)
+        labels = np.empty((self.batch,), dtype=np.float32)
+        for i in range(self.batch):
+            key, value = self.records.peek()
+            where = self._where(key)
+            datum = parse_datum(value, where)
+            img = self.transformer.datum_image(datum, where)
+            if self.transformer.infer_shape(img.shape) != self.item_shape:
+                raise CaffeError(f"{where}: image is {'x'.join(map(str, img.shape))}, the batch is "
+                                 f"{'x'.join(map(str, self.item_shape))}")
+            data[i] = self.transformer.transform(img, where)
+            labels[i] = datum.label
+            self.records.next()
+        out = [torch.from_numpy(data)]
+        if len(self.top_shapes) > 1:
+            out.append(torch.from_numpy(labels))
+        return out
+
+
+@register("ImageData")
+class ImageDataLayer(_DataLayer):
+    """Images named in a list file ("path label" per line) under root_folder, through the transformer."""
+    min_tops = 2
+    max_tops = 2
+
+    def __init__(self, param, bottom_shapes, phase=caffe_pb2.TEST):
+        super().__init__(param, bottom_shapes, phase)
+        p = param.image_data_param
+        self.batch = int(p.batch_size)
+        self.check(self.batch > 0, "image_data_param batch_size must be positive")
+        self.new_h, self.new_w = int(p.new_height), int(p.new_width)
+        self.check((self.new_h == 0) == (self.new_w == 0),
+                   "new_height and new_width must be set at the same time")
+        self.is_color = bool(p.is_color)
+        self.root = p.root_folder
+        log.info("image_data_layer.cpp:38", f"Opening file {p.source}")
+        self.lines = self._read_list(p.source)
+        if p.shuffle:
+            log.info("image_data_layer.cpp:47", "Shuffling data")
+            self._shuffle()
+        log.info("image_data_layer.cpp:63", f"A total of {len(self.lines)} images.")
+        self.pos = 0
+        if p.rand_skip:
+            skip = int(self.rng().integers(p.rand_skip))
+            log.info("image_data_layer.cpp:69", f"Skipping first {skip} data points.")
+            self.check(len(self.lines) > skip, "not enough points to skip")
+            self.pos = skip
+        self.transformer = DataTransformer(param.transform_param, phase, f"layer {self.name}", self.rng())
+        first = self._read(self.lines[self.pos][0])
+        self.item_shape = self.transformer.infer_shape(first.shape)
+        self.top_shapes = [(self.batch, *self.item_shape), (self.batch,)]
+        _batch_shape_log("image_data_layer.cpp:90", self.top_shapes[0])
+
+    def _read_list(self, source: str) -> list[tuple[str, int]]:
+        try:
+            with open(source, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise self.fail(f"cannot open image list {source}: {e.strerror}") from None
+        lines = []
+        for no, line in enumerate(text.splitlines(), 1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            path, sep, label = line.rpartition(" ")  # Caffe splits at the last space
+            try:
+                lines.append((path, int(label)))
+            except ValueError:
+                raise CaffeError(f"{source}:{no}: expected 'path label', found {line!r}") from None
+            if not sep:
+                raise CaffeError(f"{source}:{no}: expected 'path label', found {line!r}")
+        if not lines:
+            raise self.fail(f"image list {source} is empty")
+        return lines
+
+    def _shuffle(self) -> None:
+        order = self.rng().permutation(len(self.lines))
+        self.lines = [self.lines[i] for i in order]
+
+    def _read(self, path: str) -> np.ndarray:
+        from ..data.image import hwc_to_chw, read_image
+
+        return hwc_to_chw(read_image(self.root + path, self.is_color, self.new_h, self.new_w))
+
+    def forward(self) -> list[torch.Tensor]:
+        data = np.empty((self.batch, *self.item_shape), dtype=np.float32)
+        labels = np.empty((self.batch,), dtype=np.float32)
+        for i in range(self.batch):
+            path, label = self.lines[self.pos]
+            img = self._read(path)
+            if self.transformer.infer_shape(img.shape) != self.item_shape:
+                raise CaffeError(f"{self.root + path}: image is {'x'.join(map(str, img.shape))}, the batch "
+                                 f"is {'x'.join(map(str, self.item_shape))} (set new_height/new_width)")
+            data[i] = self.transformer.transform(img, self.root + path)
+            labels[i] = label
+            self.pos += 1
+            if self.pos >= len(self.lines):
+                log.info("image_data_layer.cpp:170", "Restarting data prefetching from start.")
+                self.pos = 0
+                if self.param.image_data_param.shuffle:
+                    self._shuffle()
+        return [torch.from_numpy(data), torch.from_numpy(labels)]
+
+
+__all__ = ["InputLayer", "DummyDataLayer", "MemoryDataLayer", "DataLayer", "ImageDataLayer"]

@@ -17,13 +17,16 @@ IMAGES     := $(DATA)/images
 SOLVER     ?= solvers/lenet_solver.prototxt
 GPU        ?= cpu
 LOG        ?= logs/lenet.log
-# Evaluation: make evaluate MODEL=nets/lenet_deploy.prototxt WEIGHTS=snapshots/lenet_iter_N.caffemodel
-MODEL      ?= nets/lenet_deploy.prototxt
-WEIGHTS    ?=
+# Evaluation: make evaluate [WEIGHTS=snapshots/lenet_iter_N.caffemodel] [MODEL=...] [EVAL_FLAGS=...]
+# MODEL is the train/val prototxt, so its TEST data layer's scale, mean and crop preprocess the images; a
+# deploy prototxt works too with EVAL_FLAGS="--mean $(DATA)/mean.binaryproto --scale 0.00390625".
+MODEL      ?= nets/lenet_train_test.prototxt
+WEIGHTS    ?= $(shell ls -t snapshots/*.caffemodel 2>/dev/null | head -n 1)
 EVAL_DB    ?= $(DATA)/val_lmdb
+EVAL_FLAGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps proto test demo demo-data images index lmdb mean train plot evaluate \
+.PHONY: help setup system-deps proto test demo demo-data images index convert lmdb mean train plot evaluate \
         bench bench-data clean
 
 help:
@@ -76,6 +79,12 @@ index: $(STAMP)
 lmdb: $(STAMP) $(CSV)
 	data_prepare/make_lmdb.sh $(CSV) $(DATA) $(OVERWRITE_FLAG)
 
+# the step-by-step route: make images index convert mean (make lmdb does all four in one pass)
+convert: $(STAMP)
+	@set -e; for s in train val test; do if [ -f $(DATA)/$$s.txt ]; then \
+	  echo tools/convert_imageset --gray $(IMAGES)/$$s/ $(DATA)/$$s.txt $(DATA)/$${s}_lmdb $(OVERWRITE_FLAG); \
+	  tools/convert_imageset --gray $(IMAGES)/$$s/ $(DATA)/$$s.txt $(DATA)/$${s}_lmdb $(OVERWRITE_FLAG); fi; done
+
 mean: $(STAMP)
 	data_prepare/make_mean.sh $(DATA)/train_lmdb $(DATA)/mean.binaryproto
 
@@ -92,7 +101,8 @@ plot: $(STAMP) system-deps
 
 # ---------------------------------------------------------------- evaluation
 evaluate: $(STAMP)
-	tools/evaluate --model $(MODEL) --weights $(WEIGHTS) --db $(EVAL_DB) --mean $(DATA)/mean.binaryproto
+	@test -n "$(WEIGHTS)" || { echo "make evaluate: no snapshot in snapshots/; give WEIGHTS=..."; exit 2; }
+	tools/evaluate --model $(MODEL) --weights $(WEIGHTS) --db $(EVAL_DB) $(EVAL_FLAGS)
 
 bench: $(STAMP)
 	$(PY) -m fer_caffe_compat.cli.bench

@@ -7,14 +7,16 @@ Every tool logs to stderr, as Caffe does; ``add_file`` also copies the lines to 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import sys
 import threading
-from typing import IO
+from typing import IO, Iterator
 
 _files: list[IO[str]] = []
 _lock = threading.Lock()
+_held: list[str] | None = None
 quiet = False  # tests may set this to keep stderr clean
 
 
@@ -30,7 +32,10 @@ def format_line(severity: str, src: str, message: str, when: _dt.datetime | None
 def _emit(severity: str, src: str, message: str) -> None:
     lines = message.split("\n")
     first = format_line(severity, src, lines[0])
-    text = "\n".join([first, *lines[1:]]) + "\n"
+    _emit_text("\n".join([first, *lines[1:]]) + "\n")
+
+
+def _write(text: str) -> None:
     with _lock:
         if not quiet:
             sys.stderr.write(text)
@@ -50,6 +55,29 @@ def warning(src: str, message: str) -> None:
 
 def error(src: str, message: str) -> None:
     _emit("E", src, message)
+
+
+@contextlib.contextmanager
+def held_back() -> Iterator[None]:
+    """Hold the lines of a block back: written out when it succeeds, dropped when it raises, so that a
+    tool failing there (say, building a net) ends in its one error line."""
+    global _held
+    outer, _held = _held, []
+    try:
+        yield
+    except BaseException:
+        _held = outer
+        raise
+    lines, _held = _held, outer
+    for text in lines:
+        _emit_text(text)
+
+
+def _emit_text(text: str) -> None:
+    if _held is not None:
+        _held.append(text)
+    else:
+        _write(text)
 
 
 def add_file(path: str | os.PathLike) -> IO[str]:

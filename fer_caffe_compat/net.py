@@ -399,8 +399,6 @@ class Net(nn.Module):
                 e.bottom_need_backward = [False] * len(e.bottoms)
             if not contributes:
                 e.need_backward = False
-            if self.force_backward:
-                e.need_backward = True
             if e.need_backward:
                 self._info("net.cpp:200", f"{e.param.name} needs backward computation.")
             else:
@@ -412,6 +410,9 @@ class Net(nn.Module):
                     e.bottom_need_backward[j] = False
                 if not e.bottom_need_backward[j]:
                     skip.add(b)
+        if self.force_backward:  # after the log lines, as in Net::Init
+            for e in self._entries:
+                e.need_backward = True
 
     # -- running -----------------------------------------------------------------------------------
     @property

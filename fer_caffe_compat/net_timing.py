@@ -24,7 +24,6 @@ class Timing:
     forward_total_ms: float = 0.0
     backward_total_ms: float = 0.0
     iteration_ms: list[float] = field(default_factory=list)
-    loss: float = 0.0
 
 
 def _sync(device: torch.device) -> None:
@@ -74,7 +73,7 @@ def forward_backward(net: Net, timing: Timing | None = None) -> float:
         inputs = [x for x in leaves if x.requires_grad] + [p for p in e.layer.blobs if p.requires_grad]
         _sync(dev)
         t0 = time.perf_counter()
-        if outs and inputs and any(g is not None for _, g in outs):
+        if outs and inputs:  # Caffe runs every layer's Backward, with zero top diffs off the loss path
             got = torch.autograd.grad([t for t, _ in outs],
                                       inputs, [g if g is not None else torch.zeros_like(t) for t, g in outs],
                                       allow_unused=True)
@@ -99,9 +98,8 @@ def forward_backward(net: Net, timing: Timing | None = None) -> float:
 
 
 def time_net(net: Net, iterations: int, on_iteration=None) -> Timing:
-    """``iterations`` timed forward-backward passes (after one untimed warm-up pass, as Caffe's)."""
+    """``iterations`` timed forward-backward passes (run one untimed pass first, as Caffe does)."""
     timing = Timing(list(net.layer_names))
-    timing.loss = forward_backward(net)
     for j in range(iterations):
         t0 = time.perf_counter()
         forward_backward(net, timing)

@@ -31,8 +31,8 @@ V1_TYPE_NAMES = {
     _V1.TANH: "TanH", _V1.WINDOW_DATA: "WindowData", _V1.THRESHOLD: "Threshold",
 }
 
-# V1 fields copied verbatim (same name, same message type in LayerParameter).
-_COPIED = ("bottom", "top", "name", "include", "exclude", "blobs", "loss_weight")
+# V1 repeated fields copied verbatim (same name and type in LayerParameter).
+_REPEATED = ("bottom", "top", "include", "exclude", "blobs", "loss_weight")
 _PARAM_FIELDS = tuple(f.name for f in _V1.DESCRIPTOR.fields
                       if f.name.endswith("_param") and f.name in caffe_pb2.LayerParameter.DESCRIPTOR.fields_by_name)
 
@@ -43,12 +43,10 @@ def upgrade_v1_layer(v1: caffe_pb2.V1LayerParameter, source: str) -> caffe_pb2.L
         raise CaffeError(f"{source}: layer {v1.name or '?'} uses the V0 'layer' form, which is not "
                          "supported (upgrade it with Caffe's upgrade_net_proto_text first)")
     out = caffe_pb2.LayerParameter()
-    for f in _COPIED:
-        if f in ("name",):
-            if v1.HasField(f):
-                out.name = v1.name
-        else:
-            getattr(out, f).extend(getattr(v1, f))
+    if v1.HasField("name"):
+        out.name = v1.name
+    for f in _REPEATED:
+        getattr(out, f).extend(getattr(v1, f))
     if v1.HasField("type"):
         out.type = V1_TYPE_NAMES.get(v1.type, "")
     for i, name in enumerate(v1.param):
@@ -70,7 +68,21 @@ def upgrade_v1_layer(v1: caffe_pb2.V1LayerParameter, source: str) -> caffe_pb2.L
     for f in _PARAM_FIELDS:
         if v1.HasField(f):
             getattr(out, f).CopyFrom(getattr(v1, f))
+    _upgrade_data_transformation(out)
     return out
+
+
+def _upgrade_data_transformation(layer: caffe_pb2.LayerParameter) -> None:
+    """UpgradeNetDataTransformation: V1 data layers kept scale/mean_file/crop_size/mirror in their
+    own parameter; they move to transform_param."""
+    for holder in ("data_param", "image_data_param", "window_data_param"):
+        if not layer.HasField(holder):
+            continue
+        p = getattr(layer, holder)
+        for f in ("scale", "mean_file", "crop_size", "mirror"):
+            if f in p.DESCRIPTOR.fields_by_name and p.HasField(f):
+                setattr(layer.transform_param, f, getattr(p, f))
+                p.ClearField(f)
 
 
 def _needs_input_upgrade(p: caffe_pb2.NetParameter) -> bool:
@@ -116,7 +128,7 @@ def upgrade_net_param(p: caffe_pb2.NetParameter, source: str = "net") -> caffe_p
             p.layer.add().CopyFrom(upgrade_v1_layer(v1, source))
         del p.layers[:]
         log.info("upgrade_proto.cpp:61",
-                 f"Successfully upgraded file specified using deprecated V1LayerParameter")
+                 "Successfully upgraded file specified using deprecated V1LayerParameter")
     if _needs_input_upgrade(p):
         log.info("upgrade_proto.cpp:67",
                  f"Attempting to upgrade input file specified using deprecated input fields: {source}")

@@ -256,6 +256,8 @@ def test_shared_params_use_one_parameter_and_sum_gradients():
     net.total_loss(net.forward({"x": np.ones((2, 3))})).backward()
     # loss = sum(w^2 x) -> d/dw = 2 w * 6 = 36 for w = 3: the sum of both layers' gradients (w x each)
     assert lp.param.grad.item() == pytest.approx(36.0)
+    net.double()
+    assert a.blobs[0] is b.blobs[0] is net.learnable_params[0].param and lp.param.dtype == torch.float64
 
 
 def test_shared_param_shape_mismatch_is_an_error():
@@ -493,3 +495,13 @@ def test_zoo_on_cuda_matches_caffe(monkeypatch):
             assert out[blob].device.type == "cuda"
             assert_close_to_caffe(blob, out[blob], z[blob], rtol=1e-4)
 
+
+
+def test_v1_data_layer_moves_scale_and_mean_into_transform_param(tmp_path):
+    (tmp_path / "v1.prototxt").write_text(
+        'layers { name: "d" type: DATA top: "data" top: "label" '
+        'data_param { source: "x_lmdb" batch_size: 4 backend: LMDB scale: 0.5 crop_size: 3 mirror: true } }')
+    layer = load_net_param(tmp_path / "v1.prototxt").layer[0]
+    assert (layer.type, layer.transform_param.scale, layer.transform_param.crop_size, layer.transform_param.mirror) \
+        == ("Data", 0.5, 3, True)
+    assert not layer.data_param.HasField("scale") and layer.data_param.batch_size == 4

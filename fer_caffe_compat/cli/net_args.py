@@ -49,5 +49,5 @@ def _net_log(verbose: bool) -> Iterator[None]:
 def make_predictor(args: argparse.Namespace, sample_shape: tuple[int, int, int] | None = None) -> Predictor:
     with _net_log(args.verbose):
         return Predictor(args.model, args.weights, mean=args.mean, scale=args.scale, sample_shape=sample_shape,
-                         output=args.output, batch_size=getattr(args, "batch_size", 1) or 1,
+                         output=args.output, batch_size=getattr(args, "batch_size", 10),
                          device=device(args.gpu))

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import cv2
-from tqdm import tqdm
 
 from .. import log
 from ..errors import CaffeError
 from ..io.db import array_to_datum, encoded_datum, ensure_new, write_lmdb
 from .image import hwc_to_chw, read_image
+from .progress import bar
 
 SRC = "convert_imageset.cpp"
 
@@ -115,8 +115,8 @@ def convert_imageset(root: str, listfile: str, db_name: str, *, gray: bool = Fal
         with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV decodes without the GIL
             values = pool.map(one, lines)
             for line_id, (item, (value, n)) in enumerate(
-                    tqdm(zip(lines, values), total=len(lines), desc=os.path.basename(db_name),
-                         unit="img", disable=not progress or log.quiet, leave=False)):
+                    bar(zip(lines, values), progress=progress, total=len(lines),
+                        desc=os.path.basename(db_name), unit="img")):
                 if check_size:
                     if size is None:
                         size = n

@@ -1,16 +1,11 @@
 """Writing images into the Caffe image-tree layout ``<split>/<class>/<NNNNN>.<ext>``."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import cv2
-import numpy as np
-from tqdm import tqdm
 
-from .. import log
 from ..errors import CaffeError
 from ..fsutil import write_text_atomic
 
@@ -34,39 +29,6 @@ def class_dir(label: int, class_names: Sequence[str] | None) -> str:
 
 def row_name(row: int, ext: str) -> str:
     return f"{row:05d}{ext}"
-
-
-def encode_images(images: np.ndarray, fmt: str = "jpg", quality: int = 95, progress: bool = True,
-                  desc: str = "encode") -> list[bytes]:
-    """Encode HW or HWC (BGR) uint8 images with OpenCV, on two threads (imencode drops the GIL)."""
-    ext, params = encode_params(fmt, quality)
-
-    def enc(img: np.ndarray) -> bytes:
-        ok, buf = cv2.imencode(ext, img, params)
-        if not ok:
-            raise CaffeError(f"OpenCV could not encode an image as {fmt}")
-        return buf.tobytes()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(tqdm(pool.map(enc, images),
-                         total=len(images), desc=desc, unit="img", leave=False,
-                         disable=not progress or log.quiet))
-
-
-def write_files(root: Path, relpaths: Sequence[str], blobs: Sequence[bytes], progress: bool = True,
-                desc: str = "write") -> None:
-    """Write ``blobs[i]`` to ``root/relpaths[i]`` (``root`` is a fresh temporary tree)."""
-    for d in sorted({os.path.dirname(r) for r in relpaths}):
-        (root / d).mkdir(parents=True, exist_ok=True)
-
-    def write(i: int) -> None:
-        with open(root / relpaths[i], "wb") as f:
-            f.write(blobs[i])
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in tqdm(pool.map(write, range(len(relpaths))), total=len(relpaths), desc=desc, unit="file",
-                      leave=False, disable=not progress or log.quiet):
-            pass
 
 
 def write_labels_file(root: Path, class_names: Sequence[str] | None) -> None:

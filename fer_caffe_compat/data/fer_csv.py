@@ -12,12 +12,13 @@ import queue
 import threading
 import zlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from ..errors import CaffeError
 from ..fsutil import write_bytes_atomic
+from .progress import bar
 
 EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 USAGES = ("Training", "PublicTest", "PrivateTest")
@@ -31,24 +32,20 @@ _USAGE_CODE = {u.encode(): i for i, u in enumerate(USAGES)}
 @dataclass
 class FerData:
     """A parsed FER CSV: ``images`` uint8 (N, side, side), ``labels`` int64 (N,), ``usage`` int8 (N,)
-    indexing USAGES, ``rows`` the 0-based data row of each image (its line is row + 2)."""
+    indexing USAGES. Index i is the 0-based data row (file line i + 2)."""
 
     images: np.ndarray
     labels: np.ndarray
     usage: np.ndarray
-
-    @property
-    def rows(self) -> np.ndarray:
-        return np.arange(len(self.labels))
 
     def split(self, name: str) -> np.ndarray:
         """Row indices of a split (train, val, test) in CSV order."""
         return np.flatnonzero(self.usage == SPLITS.index(name))
 
 
-def _raw_chunks(path: str) -> Iterator[bytes]:
+def _raw_chunks(path: str, tick: Callable[[int], object]) -> Iterator[bytes]:
     """The file's bytes in chunks; gzip (detected by its magic bytes) is inflated on a thread so that
-    decompression overlaps the parsing."""
+    decompression overlaps the parsing. ``tick(n)`` reports n more bytes of the file consumed."""
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -58,6 +55,7 @@ def _raw_chunks(path: str) -> Iterator[bytes]:
         f.seek(0)
         if head != b"\x1f\x8b":
             while chunk := f.read(_BLOCK):
+                tick(len(chunk))
                 yield chunk
             return
         q: queue.Queue = queue.Queue(maxsize=8)
@@ -75,11 +73,11 @@ def _raw_chunks(path: str) -> Iterator[bytes]:
             d = zlib.decompressobj(31)
             try:
                 while not stop.is_set() and (raw := f.read(1 << 20)):
-                    put(d.decompress(raw))
+                    put((d.decompress(raw), len(raw)))
                     while d.eof and d.unused_data:  # concatenated gzip members
                         rest = d.unused_data
                         d = zlib.decompressobj(31)
-                        put(d.decompress(rest))
+                        put((d.decompress(rest), 0))
                 if not d.eof and not stop.is_set():
                     raise zlib.error("truncated gzip stream")
                 put(None)
@@ -94,18 +92,19 @@ def _raw_chunks(path: str) -> Iterator[bytes]:
             while (item := q.get()) is not None:
                 if isinstance(item, Exception):
                     raise item
-                yield item
+                tick(item[1])
+                yield item[0]
         finally:
             stop.set()
             t.join()
 
 
-def _line_blocks(path: str) -> Iterator[bytes]:
+def _line_blocks(path: str, tick: Callable[[int], object]) -> Iterator[bytes]:
     """Blocks of complete lines (each ending in newline)."""
     rest = b""
     pending: list[bytes] = []
     size = 0
-    for chunk in _raw_chunks(path):
+    for chunk in _raw_chunks(path, tick):
         pending.append(chunk)
         size += len(chunk)
         if size < _BLOCK:
@@ -232,25 +231,29 @@ def _parse_slow(path: str, block: bytes, first_line: int, ncols: int, side: int,
     return np.stack(images), np.array(labels, np.int64), np.array(usage, np.int8)
 
 
-def read_fer_csv(path: str | os.PathLike, n_classes: int = len(EMOTIONS), side: int = SIDE) -> FerData:
+def read_fer_csv(path: str | os.PathLike, n_classes: int = len(EMOTIONS), side: int = SIDE,
+                 progress: bool = True) -> FerData:
     """Read and validate a FER CSV (plain or gzip). Every problem is a CaffeError naming file:line."""
     path = os.fspath(path)
     parts = []
     line_no = 1
     ncols = 0
-    for block in _line_blocks(path):
-        if not ncols:
-            head, _, block = block.partition(b"\n")
-            ncols = _check_header(path, head)
-            line_no = 2
-            if not block:
-                continue
-        n_lines = block.count(b"\n")
-        got = _parse_fast(block, ncols, side, n_classes) if b'"' not in block else None
-        if got is None:
-            got = _parse_slow(path, block, line_no, ncols, side, n_classes)
-        parts.append(got)
-        line_no += n_lines
+    total = os.path.getsize(path) if os.path.isfile(path) else None
+    with bar(progress=progress, total=total, desc=f"read {os.path.basename(path)}", unit="B",
+             unit_scale=True) as pbar:
+        for block in _line_blocks(path, pbar.update):
+            if not ncols:
+                head, _, block = block.partition(b"\n")
+                ncols = _check_header(path, head)
+                line_no = 2
+                if not block:
+                    continue
+            n_lines = block.count(b"\n")
+            got = _parse_fast(block, ncols, side, n_classes) if b'"' not in block else None
+            if got is None:
+                got = _parse_slow(path, block, line_no, ncols, side, n_classes)
+            parts.append(got)
+            line_no += n_lines
     if not ncols:
         raise CaffeError(f"{path}: empty file (expected the header 'emotion,pixels,Usage')")
     if not parts or sum(len(p[1]) for p in parts) == 0:

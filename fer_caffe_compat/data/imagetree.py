@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Sequence
 
 import cv2
-from tqdm import tqdm
 
-from .. import log
 from ..errors import CaffeError
 from ..fsutil import atomic_path
 from .export import class_dir, encode_params, write_labels_file
 from .fer_csv import SPLITS
 from .image import read_image
 from .index import IMAGE_EXTS
+from .progress import bar
 
 FACIAL_EXPRESSIONS = ("anger", "contempt", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
 
@@ -132,8 +131,7 @@ def export_items(items: Sequence[Item], images_dir: str | os.PathLike, class_nam
         tmp.mkdir(parents=True)
         write_labels_file(tmp, class_names if class_names and not all(c.isdigit() for c in class_names)
                           else None)
-        for it in tqdm([i for i in items if i.split in splits], desc="images", unit="img", leave=False,
-                       disable=not progress or log.quiet):
+        for it in bar([i for i in items if i.split in splits], progress=progress, desc="images", unit="img"):
             img = read_image(it.source, not gray, size[0], size[1])
             folder = tmp / it.split / class_dir(it.label, class_names)
             folder.mkdir(parents=True, exist_ok=True)

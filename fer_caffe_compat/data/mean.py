@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import log
 from ..errors import CaffeError
 from ..io.blob import write_blob_file
 from ..io.db import count_records, datum_to_array, iter_records, parse_datum
+from .progress import bar
 
 SRC = "compute_image_mean.cpp"
 _EXACT_LIMIT = 1 << 24  # float32 holds every integer below 2**24 exactly
@@ -80,22 +80,21 @@ def db_mean(db: str | os.PathLike, progress: bool = True, batch: int = 1024) -> 
     acc = MeanAccumulator()
     log.info(f"{SRC}:70", "Starting iteration")
     pending: list[np.ndarray] = []
-    bar = tqdm(total=total, desc=f"mean {os.path.basename(os.fspath(db))}", unit="img",
-               disable=not progress or log.quiet, leave=False)
+    pbar = bar(progress=progress, total=total, desc=f"mean {os.path.basename(os.fspath(db))}", unit="img")
     for i, (key, value) in enumerate(iter_records(db)):
         where = f"{db}: record {i} ({key.decode(errors='replace')})"
         pending.append(datum_to_array(parse_datum(value, where), where))
         if len(pending) == batch:
-            _flush(acc, pending, where, bar)
+            _flush(acc, pending, where, pbar)
     if pending:
-        _flush(acc, pending, f"{db}", bar)
-    bar.close()
+        _flush(acc, pending, f"{db}", pbar)
+    pbar.close()
     if acc.count % 10000:
         log.info(f"{SRC}:101", f"Processed {acc.count} files.")
     return acc.mean()
 
 
-def _flush(acc: MeanAccumulator, pending: list[np.ndarray], where: str, bar: tqdm) -> None:
+def _flush(acc: MeanAccumulator, pending: list[np.ndarray], where: str, pbar) -> None:
     shapes = {a.shape for a in pending}
     dtypes = {a.dtype for a in pending}
     if len(shapes) > 1 or len(dtypes) > 1:
@@ -106,7 +105,7 @@ def _flush(acc: MeanAccumulator, pending: list[np.ndarray], where: str, bar: tqd
     before = acc.count - len(pending)
     for n in range(before // 10000 + 1, acc.count // 10000 + 1):
         log.info(f"{SRC}:95", f"Processed {n * 10000} files.")
-    bar.update(len(pending))
+    pbar.update(len(pending))
     pending.clear()
 
 

@@ -8,6 +8,7 @@ the file), and the LMDB and mean are built from those decoded pixels.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from .. import log
 from ..errors import CaffeError
@@ -27,6 +27,7 @@ from .export import class_dir, encode_params, row_name, write_labels_file
 from .fer_csv import EMOTIONS, SPLITS, FerData, read_fer_csv
 from .index import write_index
 from .mean import MeanAccumulator, log_mean
+from .progress import bar
 
 _CHUNK = 512
 
@@ -43,12 +44,12 @@ class Timings:
         return now
 
 
-def _chunked(fn: Callable[[int, int], None], n: int, bar: tqdm) -> None:
+def _chunked(fn: Callable[[int, int], None], n: int, pbar) -> None:
     """Run ``fn(lo, hi)`` over chunks of range(n) on two threads (OpenCV and file I/O drop the GIL)."""
     def run(lo: int) -> None:
         hi = min(n, lo + _CHUNK)
         fn(lo, hi)
-        bar.update(hi - lo)
+        pbar.update(hi - lo)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(run, range(0, n, _CHUNK)))
@@ -91,8 +92,8 @@ def export_fer_images(data: FerData, images_dir: Path, *, fmt: str = "jpg", qual
                     # what convert_imageset --gray stores: cv::imread(file, IMREAD_GRAYSCALE)
                     pixels[i, 0] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
-            with tqdm(total=len(rows), desc=f"images {split}", unit="img", leave=False, disable=bar_off) as bar:
-                _chunked(work, len(rows), bar)
+            with bar(progress=progress, total=len(rows), desc=f"images {split}", unit="img") as pbar:
+                _chunked(work, len(rows), pbar)
             out[split] = (list(zip(rel, labels.tolist())), pixels)
             if timings:
                 t = timings.add(f"images {split}", t, len(rows))
@@ -111,20 +112,26 @@ def prepare_fer(csv: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str 
              [out / f"{s}.txt" for s in SPLITS]:
         ensure_new(p, overwrite)
     t = time.perf_counter()
-    data = read_fer_csv(csv, n_classes=len(class_names) if class_names else len(EMOTIONS))
+    data = read_fer_csv(csv, n_classes=len(class_names) if class_names else len(EMOTIONS), progress=progress)
     timings.add("parse csv", t, len(data.labels))
     out.mkdir(parents=True, exist_ok=True)
     bar_off = not progress or log.quiet
     exported = export_fer_images(data, out / "images", fmt=fmt, quality=quality, splits=splits,
                                  class_names=class_names, progress=progress, timings=timings)
+    for split in SPLITS:
+        if split not in exported:  # outputs of an earlier run would not match the new image tree
+            for stale in (out / f"{split}.txt", out / f"{split}_lmdb"):
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                elif stale.exists():
+                    stale.unlink()
     t = time.perf_counter()
     for split, (entries, pixels) in exported.items():
         write_index(out / f"{split}.txt", entries)
         t = timings.add(f"index {split}", t, len(entries))
 
         def records(entries=entries, pixels=pixels, split=split):
-            for i, (rel, lab) in enumerate(tqdm(entries, desc=f"{split}_lmdb", unit="img",
-                                                leave=False, disable=bar_off)):
+            for i, (rel, lab) in enumerate(bar(entries, progress=progress, desc=f"{split}_lmdb", unit="img")):
                 yield f"{i:08d}_{rel}".encode(), array_to_datum(pixels[i], lab).SerializeToString()
 
         n = write_lmdb(out / f"{split}_lmdb", records(), overwrite=overwrite)

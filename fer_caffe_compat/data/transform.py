@@ -32,6 +32,8 @@ class DataTransformer:
         self.crop = int(param.crop_size)
         self.mean_file: np.ndarray | None = None
         self.mean_values = np.asarray(param.mean_value, dtype=np.float32)
+        if param.force_color and param.force_gray:
+            raise CaffeError(f"{where}: cannot set both force_color and force_gray")
         if param.HasField("mean_file"):
             if len(param.mean_value):
                 raise CaffeError(f"{where}: cannot specify mean_file and mean_value at the same time")

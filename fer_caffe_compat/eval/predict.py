@@ -90,7 +90,7 @@ class Predictor:
                  scale: float | None = None, sample_shape: tuple[int, int, int] | None = None,
                  output: str | None = None, batch_size: int = BATCH, device: str = "cpu"):
         dep = deploy_form(load_net_param(model), str(model))
-        t = dep.transform
+        t = dep.transform  # its mirror is ignored: Caffe would flip at random even in TEST; we stay deterministic
         self.scale = float(t.scale) if scale is None else float(scale)
         self.mean_path = mean if mean is not None else (t.mean_file if t.HasField("mean_file") else None)
         self.mean: np.ndarray | None = None
@@ -136,7 +136,8 @@ class Predictor:
     # -- preprocessing ------------------------------------------------------------------------
     @property
     def full_size(self) -> tuple[int, int]:
-        """The image size before cropping: the mean file's, else the input plus nothing."""
+        """The size images are brought to before cropping: the mean file's (the training images'), else
+        the net's input."""
         if self.mean is not None:
             return self.mean.shape[1], self.mean.shape[2]
         return self.input_shape[1], self.input_shape[2]
@@ -198,6 +199,8 @@ class Predictor:
     def predict(self, images: Iterable[tuple[np.ndarray, str]], oversample: bool = False) -> np.ndarray:
         """Probabilities (N, K) for (CHW image, where) pairs, in order."""
         per = 10 if oversample else 1
+        if per > self.batch_size:
+            raise CaffeError(f"oversampling needs a batch of at least 10 crops, the batch is {self.batch_size}")
         pending: list[np.ndarray] = []
         results: list[np.ndarray] = []
 

@@ -6,9 +6,9 @@ float32 CPU tensors; the net moves them to its device.
 """
 from __future__ import annotations
 
-import os
-import threading
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import lmdb
 import numpy as np
@@ -143,36 +143,50 @@ class MemoryDataLayer(_DataLayer):
 
 
 class _Records:
-    """A cursor over an LMDB that wraps around, logging Caffe's restart line."""
+    """A cursor over an LMDB that wraps around, logging Caffe's restart line.
 
-    _envs: dict[str, lmdb.Environment] = {}
-    _lock = threading.Lock()
+    The environment is opened for each batch and closed again: python-lmdb refuses a second open of
+    the same environment in one process, and a TRAIN and a TEST net (or a tool reading the database
+    directly) often share one. The cursor is kept as the key of the next record.
+    """
 
     def __init__(self, source: str, where: str):
-        path = os.path.realpath(source)
-        if not (Path(path) / "data.mdb").is_file():
+        self.source, self.where = source, where
+        path = Path(source)
+        if not (path / "data.mdb").is_file():
             raise CaffeError(f"{where}: data_param source {source}: not an LMDB database (no data.mdb)")
-        with self._lock:
-            env = self._envs.get(path)
-            if env is None:
-                try:
-                    env = lmdb.open(path, readonly=True, lock=False, readahead=False, max_readers=512)
-                except lmdb.Error as e:
-                    raise CaffeError(f"{where}: cannot open LMDB {source}: {e}") from None
-                self._envs[path] = env
-        self.txn = env.begin(buffers=False)
-        self.cursor = self.txn.cursor()
-        if not self.cursor.first():
-            raise CaffeError(f"{where}: data_param source {source} holds no records")
+        with self._cursor() as cur:
+            if not cur.first():
+                raise CaffeError(f"{where}: data_param source {source} holds no records")
+            self.next_key: bytes = cur.key()
+            self.first_value: bytes = cur.value()
         log.info("db_lmdb.cpp:35", f"Opened lmdb {source}")
 
-    def peek(self) -> tuple[bytes, bytes]:
-        return self.cursor.key(), self.cursor.value()
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[lmdb.Cursor]:
+        try:
+            env = lmdb.open(self.source, readonly=True, lock=False, readahead=False, max_readers=1)
+        except lmdb.Error as e:
+            raise CaffeError(f"{self.where}: cannot open LMDB {self.source}: {e}") from None
+        try:
+            with env.begin(buffers=False) as txn:
+                yield txn.cursor()
+        finally:
+            env.close()
 
-    def next(self) -> None:
-        if not self.cursor.next():
-            log.info("data_layer.cpp:73", "Restarting data prefetching from start.")
-            self.cursor.first()
+    def take(self, n: int) -> list[tuple[bytes, bytes]]:
+        """The next ``n`` records (key, value), wrapping around at the end as DataLayer::Next does."""
+        out = []
+        with self._cursor() as cur:
+            if not cur.set_range(self.next_key):
+                cur.first()
+            for _ in range(n):
+                out.append((cur.key(), cur.value()))
+                if not cur.next():
+                    log.info("data_layer.cpp:73", "Restarting data prefetching from start.")
+                    cur.first()
+            self.next_key = cur.key()
+        return out
 
 
 def _batch_shape_log(src: str, shape) -> None:
@@ -199,10 +213,9 @@ class DataLayer(_DataLayer):
         if p.rand_skip:
             skip = int(self.rng().integers(p.rand_skip))
             log.info("data_reader.cpp:94", f"Skipping first {skip} data points.")
-            for _ in range(skip):
-                self.records.next()
-        key, value = self.records.peek()
-        first = self.transformer.datum_image(parse_datum(value, self._where(key)), self._where(key))
+            self.records.take(skip)
+        where = f"{p.source}: first record"
+        first = self.transformer.datum_image(parse_datum(self.records.first_value, where), where)
         self.item_shape = self.transformer.infer_shape(first.shape)
         self.top_shapes = [(self.batch, *self.item_shape)]
         if len(param.top) > 1:
@@ -215,8 +228,7 @@ class DataLayer(_DataLayer):
     def forward(self) -> list[torch.Tensor]:
         data = np.empty((self.batch, *self.item_shape), dtype=np.float32)
         labels = np.empty((self.batch,), dtype=np.float32)
-        for i in range(self.batch):
-            key, value = self.records.peek()
+        for i, (key, value) in enumerate(self.records.take(self.batch)):
             where = self._where(key)
             datum = parse_datum(value, where)
             img = self.transformer.datum_image(datum, where)
@@ -225,7 +237,6 @@ class DataLayer(_DataLayer):
                                  f"{'x'.join(map(str, self.item_shape))}")
             data[i] = self.transformer.transform(img, where)
             labels[i] = datum.label
-            self.records.next()
         out = [torch.from_numpy(data)]
         if len(self.top_shapes) > 1:
             out.append(torch.from_numpy(labels))
@@ -309,8 +320,7 @@ class ImageDataLayer(_DataLayer):
             data[i] = self.transformer.transform(img, self.root + path)
             labels[i] = label
             self.pos += 1
-            if self.pos >= len(self.lines):
-                log.info("image_data_layer.cpp:170", "Restarting data prefetching from start.")
+            if self.pos >= len(self.lines):  # Caffe's restart message here is a DLOG: silent in release
                 self.pos = 0
                 if self.param.image_data_param.shuffle:
                     self._shuffle()

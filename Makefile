@@ -18,9 +18,9 @@ SOLVER     ?= solvers/lenet_solver.prototxt
 GPU        ?= cpu
 LOG        ?= logs/lenet.log
 # Evaluation: make evaluate [WEIGHTS=snapshots/lenet_iter_N.caffemodel] [MODEL=...] [EVAL_FLAGS=...]
-# MODEL is the train/val prototxt, so its TEST data layer's scale, mean and crop preprocess the images; a
-# deploy prototxt works too with EVAL_FLAGS="--mean $(DATA)/mean.binaryproto --scale 0.00390625".
-MODEL      ?= nets/lenet_train_test.prototxt
+# MODEL is the train/val prototxt, so its TEST data layer's scale and crop preprocess the images, with the
+# mean of $(DATA); a deploy prototxt works too with EVAL_FLAGS="--scale 0.00390625". WEIGHTS: the newest snapshot.
+MODEL      ?= $(if $(filter demo,$(NAME)),nets/lenet_demo_train_test.prototxt,nets/lenet_train_test.prototxt)
 WEIGHTS    ?= $(shell ls -t snapshots/*.caffemodel 2>/dev/null | head -n 1)
 EVAL_DB    ?= $(DATA)/val_lmdb
 EVAL_FLAGS ?=
@@ -57,15 +57,17 @@ system-deps:
 proto: $(STAMP)
 	cd fer_caffe_compat/proto && ../../$(PY) -m grpc_tools.protoc -I. --python_out=. caffe.proto
 
+# One torch thread per pytest worker: two workers on a 2-core machine, and small ops slow down badly when
+# torch's thread pools oversubscribe the cores.
 test: $(STAMP) system-deps
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- data stage
 # OVERWRITE=1 replaces existing outputs (by default they are refused, as convert_imageset does).
 OVERWRITE_FLAG := $(if $(OVERWRITE),--overwrite)
 
 demo-data: $(STAMP)
-	$(PY) -m fer_caffe_compat.cli.make_demo_csv --out data/demo/demo.csv
+	$(PY) -m fer_caffe_compat.cli.make_demo_csv --out data/demo/demo.csv --preview data/demo/faces.png
 
 data/demo/demo.csv: | $(STAMP)
 	$(PY) -m fer_caffe_compat.cli.make_demo_csv --out $@
@@ -96,13 +98,16 @@ train: $(STAMP)
 	@mkdir -p logs snapshots
 	tools/train --solver $(SOLVER) --gpu $(GPU) --log $(LOG)
 
+# PNG curves of a training log (ours or Caffe's) in <LOG without .log>_curves/ (gnuplot/ and matplotlib);
+# several logs overlaid: tools/plot_training_log a.log b.log --out DIR
 plot: $(STAMP) system-deps
-	tools/plot_training_log $(LOG)
+	tools/plot_log.sh $(LOG)
 
 # ---------------------------------------------------------------- evaluation
 evaluate: $(STAMP)
 	@test -n "$(WEIGHTS)" || { echo "make evaluate: no snapshot in snapshots/; give WEIGHTS=..."; exit 2; }
-	tools/evaluate --model $(MODEL) --weights $(WEIGHTS) --db $(EVAL_DB) $(EVAL_FLAGS)
+	tools/evaluate --model $(MODEL) --weights $(WEIGHTS) --db $(EVAL_DB) \
+	  $(if $(wildcard $(DATA)/mean.binaryproto),--mean $(DATA)/mean.binaryproto) $(EVAL_FLAGS)
 
 bench: $(STAMP)
 	$(PY) -m fer_caffe_compat.cli.bench

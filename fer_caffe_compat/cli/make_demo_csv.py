@@ -14,12 +14,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--test", type=int, default=600, help="PrivateTest rows (default 600)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label-noise", type=float, default=0.04, help="share of random labels (default 0.04)")
+    p.add_argument("--preview", help="also write a PNG with 10 faces of each expression, one row per class")
     a = p.parse_args(argv)
     if min(a.train, a.val, a.test) < 0 or a.train + a.val + a.test == 0:
         raise CaffeError("row counts must be >= 0 and not all 0")
     if not 0 <= a.label_noise <= 1:
         raise CaffeError(f"--label-noise {a.label_noise}: expected 0..1")
-    n = write_demo_csv(a.out, a.train, a.val, a.test, a.seed, a.label_noise)
+    n = write_demo_csv(a.out, a.train, a.val, a.test, a.seed, a.label_noise, a.preview)
     print(f"{a.out}: {n} rows ({a.train} Training, {a.val} PublicTest, {a.test} PrivateTest)")
     return 0
 

@@ -51,6 +51,8 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--stage", default="", help="comma-separated NetState stages of the train net")
     ap.add_argument("--sigint_effect", default="stop", choices=("stop", "snapshot", "none"))
     ap.add_argument("--sighup_effect", default="snapshot", choices=("stop", "snapshot", "none"))
+    ap.add_argument("--progress", action="store_true",
+                    help="a progress bar on stdout (useful when stderr, the log, goes to a file)")
     ap.add_argument("--float64", action="store_true",
                     help="train in double precision (Caffe is float32; for checking against Caffe's runs)")
     return ap
@@ -127,7 +129,12 @@ def _train(a, param, device, rank: int, world: int) -> int:
             solver.restore(a.snapshot)
         if rank == 0:
             log.info("caffe.cpp:239", "Starting Optimization")
-        solver.solve()
+        bar = _progress(solver) if a.progress and rank == 0 else None
+        try:
+            solver.solve()
+        finally:
+            if bar is not None:
+                bar.close()
         if rank == 0:
             log.info("caffe.cpp:250", "Optimization Done.")
     finally:
@@ -137,6 +144,18 @@ def _train(a, param, device, rank: int, world: int) -> int:
             if dist.is_initialized():
                 dist.destroy_process_group()
     return 0
+
+
+def _progress(solver):
+    from tqdm import tqdm
+
+    bar = tqdm(total=solver.param.max_iter, initial=solver.iter, desc="train", unit="iter", file=sys.stdout)
+
+    def tick(it: int, loss: float) -> None:
+        bar.update(it - bar.n)
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+    solver.on_iteration = tick
+    return bar
 
 
 if __name__ == "__main__":

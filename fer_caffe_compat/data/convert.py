@@ -83,6 +83,11 @@ def image_to_datum_bytes(root: str, item: ListLine, listfile: str, is_color: boo
     return array_to_datum(hwc_to_chw(img), item.label).SerializeToString(), img.size
 
 
+def log_processed(count: int) -> None:
+    """convert_imageset's line after each commit: in the loop every 1000 records, then the last batch."""
+    log.info(f"{SRC}:{147 if count % 1000 == 0 else 153}", f"Processed {count} files.")
+
+
 def convert_imageset(root: str, listfile: str, db_name: str, *, gray: bool = False, shuffle: bool = False,
                      resize_height: int = 0, resize_width: int = 0, check_size: bool = False,
                      encoded: bool = False, encode_type: str = "", overwrite: bool = False,
@@ -126,7 +131,4 @@ def convert_imageset(root: str, listfile: str, db_name: str, *, gray: bool = Fal
                 yield f"{line_id:08d}_{item.path}".encode(), value
 
     log.info("db_lmdb.cpp:35", f"Opened lmdb {db_name}")
-    count = write_lmdb(db_name, records(), overwrite=overwrite,
-                       on_commit=lambda n: log.info(f"{SRC}:{147 if n % 1000 == 0 else 153}",
-                                                    f"Processed {n} files."))
-    return count
+    return write_lmdb(db_name, records(), overwrite=overwrite, on_commit=log_processed)

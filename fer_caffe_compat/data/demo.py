@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..fsutil import write_bytes_atomic
 from .fer_csv import SIDE, write_fer_csv
 
 _S = 4  # faces are drawn at 4x and shrunk, for anti-aliased strokes
@@ -124,9 +125,25 @@ def make_demo(n_train: int = 4000, n_val: int = 600, n_test: int = 600, seed: in
     return images, labels, usage
 
 
+def preview_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 10, zoom: int = 2) -> np.ndarray:
+    """A uint8 grid with one row per expression (0 Angry .. 6 Neutral) of its first ``per_class`` faces."""
+    tile = np.zeros((SIDE, SIDE), np.uint8)
+    rows = []
+    for k in range(len(EXPRESSIONS)):
+        faces = list(images[labels == k][:per_class])
+        faces += [tile] * (per_class - len(faces))
+        rows.append(np.concatenate(faces, 1))
+    grid = np.concatenate(rows, 0)
+    return cv2.resize(grid, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+
+
 def write_demo_csv(path: str | os.PathLike, n_train: int = 4000, n_val: int = 600, n_test: int = 600,
-                   seed: int = 0, label_noise: float = 0.04) -> int:
-    """Write the demo dataset as a FER CSV; returns the row count."""
+                   seed: int = 0, label_noise: float = 0.04, preview: str | os.PathLike | None = None) -> int:
+    """Write the demo dataset as a FER CSV (and a PNG of sample faces per class to ``preview``);
+    returns the row count."""
     images, labels, usage = make_demo(n_train, n_val, n_test, seed, label_noise)
     write_fer_csv(path, images, labels, usage)
+    if preview:
+        ok, png = cv2.imencode(".png", preview_grid(images, labels))
+        write_bytes_atomic(preview, png.tobytes())
     return len(labels)

@@ -23,6 +23,7 @@ from ..errors import CaffeError
 from ..fsutil import atomic_path
 from ..io.blob import write_blob_file
 from ..io.db import array_to_datum, ensure_new, write_lmdb
+from .convert import log_processed
 from .export import class_dir, encode_params, row_name, write_labels_file
 from .fer_csv import EMOTIONS, SPLITS, FerData, read_fer_csv
 from .index import write_index
@@ -63,7 +64,6 @@ def export_fer_images(data: FerData, images_dir: Path, *, fmt: str = "jpg", qual
     rows. Returns per split the index entries (path relative to the split folder, label) in CSV order
     and the pixels (N, 1, H, W) that reading the written files back gives."""
     ext, params = encode_params(fmt, quality)
-    bar_off = not progress or log.quiet
     out: dict[str, tuple[list[tuple[str, int]], np.ndarray]] = {}
     t = time.perf_counter()
     with atomic_path(images_dir) as tmp_images:
@@ -115,16 +115,14 @@ def prepare_fer(csv: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str 
     data = read_fer_csv(csv, n_classes=len(class_names) if class_names else len(EMOTIONS), progress=progress)
     timings.add("parse csv", t, len(data.labels))
     out.mkdir(parents=True, exist_ok=True)
-    bar_off = not progress or log.quiet
     exported = export_fer_images(data, out / "images", fmt=fmt, quality=quality, splits=splits,
                                  class_names=class_names, progress=progress, timings=timings)
-    for split in SPLITS:
-        if split not in exported:  # outputs of an earlier run would not match the new image tree
-            for stale in (out / f"{split}.txt", out / f"{split}_lmdb"):
-                if stale.is_dir():
-                    shutil.rmtree(stale)
-                elif stale.exists():
-                    stale.unlink()
+    stale = [out / f"{s}{x}" for s in SPLITS if s not in exported for x in (".txt", "_lmdb")]
+    for p in stale + ([] if "train" in exported else [out / "mean.binaryproto"]):
+        if p.is_dir():  # outputs of an earlier run (--overwrite) that the new image tree does not match
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
     t = time.perf_counter()
     for split, (entries, pixels) in exported.items():
         write_index(out / f"{split}.txt", entries)
@@ -134,8 +132,8 @@ def prepare_fer(csv: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str 
             for i, (rel, lab) in enumerate(bar(entries, progress=progress, desc=f"{split}_lmdb", unit="img")):
                 yield f"{i:08d}_{rel}".encode(), array_to_datum(pixels[i], lab).SerializeToString()
 
-        n = write_lmdb(out / f"{split}_lmdb", records(), overwrite=overwrite)
-        log.info("convert_imageset.cpp:153", f"Processed {n} files.")
+        log.info("db_lmdb.cpp:35", f"Opened lmdb {out / f'{split}_lmdb'}")
+        n = write_lmdb(out / f"{split}_lmdb", records(), overwrite=overwrite, on_commit=log_processed)
         t = timings.add(f"lmdb {split}", t, n)
     if "train" in exported:
         acc = MeanAccumulator()

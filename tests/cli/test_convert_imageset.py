@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from fer_caffe_compat.io.db import iter_records
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 
 IMAGESET = FIXTURES / "imageset"
 

@@ -5,12 +5,13 @@ import csv
 import hashlib
 import shutil
 
+import numpy as np
 import pytest
 
 from fer_caffe_compat import log
 from fer_caffe_compat.data.convert import convert_imageset, match_ext, read_list
 from fer_caffe_compat.errors import CaffeError
-from fer_caffe_compat.io.db import iter_records
+from fer_caffe_compat.io.db import datum_to_array, iter_records, parse_datum
 from tests.conftest import FIXTURES
 
 IMAGESET = FIXTURES / "imageset"
@@ -59,8 +60,6 @@ def test_convert_imageset_shuffle_writes_the_same_set_of_records(tmp_path):
 
 def test_encode_type_reencodes_when_the_extension_differs(tmp_path):
     convert_imageset(ROOT, str(IMAGESET / "color.txt"), str(tmp_path / "png"), encode_type="png", progress=False)
-    from fer_caffe_compat.io.db import datum_to_array, parse_datum
-    import numpy as np
     png = [datum_to_array(parse_datum(v)) for _, v in iter_records(tmp_path / "png")]
     raw = [datum_to_array(parse_datum(v)) for _, v in iter_records(IMAGESET / "color_lmdb")]
     assert all(parse_datum(v).encoded and parse_datum(v).data[:4] == b"\x89PNG"

@@ -56,3 +56,13 @@ def test_a_linear_model_learns_some_but_not_all_of_it():
     x = (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-6)
     acc = RidgeClassifier(alpha=1000).fit(x[usage == 0], labels[usage == 0]).score(x[usage == 2], labels[usage == 2])
     assert 0.3 < acc < 0.8, f"ridge accuracy {acc} (chance 0.14)"
+
+
+def test_preview_png_shows_one_row_per_expression(tmp_path):
+    import cv2
+
+    write_demo_csv(tmp_path / "d.csv", 40, 0, 0, seed=2, preview=tmp_path / "faces.png")
+    grid = cv2.imread(str(tmp_path / "faces.png"), cv2.IMREAD_GRAYSCALE)
+    assert grid.shape == (7 * 48 * 2, 10 * 48 * 2)
+    images, labels, _ = make_demo(40, 0, 0, seed=2)
+    np.testing.assert_array_equal(grid[:96:2, :96:2], images[labels == 0][0])

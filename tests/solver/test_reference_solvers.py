@@ -11,6 +11,8 @@ Tolerances: the README's float64 column, with a margin of about 2x.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -93,3 +95,19 @@ def test_nesterov_reproduces_caffe_and_stops_at_its_nan_loss(tmp_path, monkeypat
     assert diff <= 1e-4, f"loss at iteration {it} differs by {diff:.3g}"
     assert (tmp_path / "type_nesterov_iter_20.solverstate").exists()
     assert not list(tmp_path.glob("*_iter_21*"))
+
+
+@pytest.mark.parametrize("name,needle", [("sgd_clip_gradients", "Gradient clipping"),
+                                         ("policy_multistep", "MultiStep Status")])
+def test_solver_specific_log_lines_match_caffe(name, needle, tmp_path, monkeypatch):
+    _, lines = R.run(SOLVERS, f"{name}_solver.prototxt", tmp_path, monkeypatch,
+                     weights="../lenet/lenet_iter_0.caffemodel", dtype=torch.float64)
+    ours = [line.split(" ", 3)[3] for line in lines if needle in line]
+    caffe = [line.split(" ", 3)[3].strip() for line in (SOLVERS / f"{name}.log").read_text().splitlines()
+             if needle in line]
+    assert len(ours) == len(caffe) > 1
+    num = lambda s: [float(x) for x in re.findall(r"[-+]?\d+\.?\d*(?:e[-+]?\d+)?", s)]  # noqa: E731
+    for o, c in zip(ours, caffe):
+        assert o.split("]")[0] == c.split("]")[0]  # file:line tag
+        assert re.sub(r"[\d.e+-]+", "N", o) == re.sub(r"[\d.e+-]+", "N", c)
+        assert num(o) == pytest.approx(num(c), rel=1e-4), (o, c)

@@ -51,13 +51,13 @@ def _score(a, device: torch.device) -> None:
     from ..net import Net
 
     if device.type == "cpu":
-        log.info("caffe.cpp:281", "Use CPU.")
+        log.info("caffe.cpp:274", "Use CPU.")
     else:
-        log.info("caffe.cpp:275", f"Use GPU with device ID {device.index}")
+        log.info("caffe.cpp:265", f"Use GPU with device ID {device.index}")
     net = Net.from_file(a.model, phase=caffe_pb2.TEST, stages=a.stage.split(","), level=a.level)
     net.to(device=device)
     net.copy_trained_layers_from(a.weights)
-    log.info("caffe.cpp:304", f"Running for {a.iterations} iterations.")
+    log.info("caffe.cpp:280", f"Running for {a.iterations} iterations.")
     scores: list[np.ndarray] | None = None
     loss = F32(0)
     for i in range(a.iterations):
@@ -66,15 +66,15 @@ def _score(a, device: torch.device) -> None:
         res = [out[n].reshape(-1).cpu().numpy().astype(F32) for n in net.output_names]
         for name, vals in zip(net.output_names, res):
             for v in vals:
-                log.info("caffe.cpp:325", f"Batch {i}, {name} = {_fmt(v)}")
+                log.info("caffe.cpp:303", f"Batch {i}, {name} = {_fmt(v)}")
         scores = res if scores is None else [F32(s + r) for s, r in zip(scores, res)]
-    log.info("caffe.cpp:330", f"Loss: {_fmt(loss / F32(a.iterations))}")
+    log.info("caffe.cpp:308", f"Loss: {_fmt(loss / F32(a.iterations))}")
     for name, total in zip(net.output_names, scores or []):
         w = net.loss_weights.get(name, 0.0)
         for v in np.asarray(total).reshape(-1):
             mean = F32(v / F32(a.iterations))
             extra = f" (* {log.fmt(w)} = {_fmt(F32(w) * mean)} loss)" if w else ""
-            log.info("caffe.cpp:342", f"{name} = {_fmt(mean)}{extra}")
+            log.info("caffe.cpp:320", f"{name} = {_fmt(mean)}{extra}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--stage", default="", help="comma-separated NetState stages of the train net")
     ap.add_argument("--sigint_effect", default="stop", choices=("stop", "snapshot", "none"))
     ap.add_argument("--sighup_effect", default="snapshot", choices=("stop", "snapshot", "none"))
+    ap.add_argument("--resume_data_position", action="store_true",
+                    help="with --snapshot: continue the data where the original run was (Caffe restarts "
+                         "its Data layers at the first record)")
     ap.add_argument("--progress", action="store_true",
                     help="a progress bar on stdout (useful when stderr, the log, goes to a file)")
     ap.add_argument("--float64", action="store_true",
@@ -98,7 +101,7 @@ def main(argv: list[str]) -> int:
             if device.type == "cpu":
                 log.info("caffe.cpp:197", "Use CPU.")
             else:
-                log.info("caffe.cpp:212", f"Using GPUs {', '.join(map(str, gpus))}")
+                log.info("caffe.cpp:204", f"Using GPUs {', '.join(map(str, gpus))}")
         return _train(a, param, device, rank, world)
     finally:
         if log_file is not None:
@@ -127,6 +130,10 @@ def _train(a, param, device, rank: int, world: int) -> int:
             if rank == 0:
                 log.info("caffe.cpp:235", f"Resuming from {a.snapshot}")
             solver.restore(a.snapshot)
+            if a.resume_data_position:
+                if world > 1:
+                    raise CaffeError("--resume_data_position is not supported with several processes")
+                solver.skip_data_to_iteration()
         if rank == 0:
             log.info("caffe.cpp:239", "Starting Optimization")
         bar = _progress(solver) if a.progress and rank == 0 else None

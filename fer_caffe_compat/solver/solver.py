@@ -15,7 +15,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
@@ -107,6 +107,7 @@ class Solver:
         self.losses: list = []
         self.requested_early_exit = False
         self.last_snapshot: str | None = None
+        self.last_test: dict[str, np.ndarray] = {}  # output name -> mean of the last test pass
         self.on_iteration: Callable[[int, float], None] | None = None  # progress hook (tqdm)
 
     # -- construction --------------------------------------------------------------------------
@@ -214,6 +215,24 @@ class Solver:
             for h, arr in zip(flat, st.history):
                 h.copy_(torch.from_numpy(arr))
 
+    def skip_data_to_iteration(self) -> None:
+        """Exact continuation (not Caffe's behaviour, an option): move every Data layer's cursor to where an
+        uninterrupted run would be at ``self.iter``. Caffe saves no cursor, so a resumed Caffe run reads
+        batch 0 again; this reads the batches the original run would have read next."""
+        p = self.param
+        start = 0 if p.test_initialization else 1
+        passes = len(range(start, self.iter, p.test_interval)) if p.test_interval else 0
+        plans = [(self.net, self.iter * max(p.iter_size, 1))]
+        plans += [(net, passes * p.test_iter[i]) for i, net in enumerate(self.test_nets)]
+        for net, batches in plans:
+            for name, layer in zip(net.layer_names, net.layers):
+                if not getattr(layer, "is_data", False) or not batches:
+                    continue
+                if not hasattr(getattr(layer, "records", None), "take"):
+                    raise CaffeError(f"layer {name} ({layer.type}): cannot skip its data to iteration "
+                                     f"{self.iter} (only LMDB Data layers can)")
+                layer.records.take(layer.batch * batches)
+
     # -- the loop ----------------------------------------------------------------------------------
     def solve(self) -> None:
         p = self.param
@@ -225,7 +244,7 @@ class Solver:
         if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
             self.snapshot()
         if self.requested_early_exit:
-            self._info("solver.cpp:322", "Optimization stopped early.")
+            self._info("solver.cpp:311", "Optimization stopped early.")
             return
         if p.display and self.iter % p.display == 0:
             with torch.no_grad():
@@ -403,10 +422,10 @@ class Solver:
             res = [out[n].detach().reshape(-1).cpu().numpy().astype(F32) for n in net.output_names]
             scores = res if scores is None else [F32(a + b) for a, b in zip(scores, res)]
         if self.requested_early_exit:
-            self._info("solver.cpp:370", "Test interrupted.")
+            self._info("solver.cpp:396", "Test interrupted.")
             return
         if p.test_compute_loss:
-            self._info("solver.cpp:377", f"Test loss: {_fmt32(loss / F32(p.test_iter[i]))}")
+            self._info("solver.cpp:401", f"Test loss: {_fmt32(loss / F32(p.test_iter[i]))}")
         means = [F32(s / F32(p.test_iter[i])) for s in scores or []]
         self._log_outputs(net, {}, "solver.cpp:414", "Test", means)
         self.last_test = {n: m for n, m in zip(net.output_names, means)}

@@ -101,7 +101,7 @@ def compute_update(kind: str, g: torch.Tensor, history: list[torch.Tensor], lr: 
     h = history[0]
     if kind == "SGD":
         h.mul_(hp.momentum).add_(g, alpha=lr)
-        return h.clone()
+        return h  # the caller only reads it (w -= u), as Caffe copies history into the diff
     if kind == "Nesterov":
         old = h.clone()
         h.mul_(hp.momentum).add_(g, alpha=lr)

@@ -65,12 +65,8 @@ def our_log(tmp_path_factory):
     run = workspace(tmp)
     write_solver(run, max_iter=4, extra="test_iter: 1\ntest_interval: 2\n")
     mp = pytest.MonkeyPatch()
-
-    class _Cap:  # train_inproc reads stderr through capsys; here it is not needed
-        def readouterr(self):
-            return type("C", (), {"out": "", "err": ""})()
     try:
-        assert train_inproc(run, mp, _Cap(), "--solver", "solver.prototxt", "--weights",
+        assert train_inproc(run, mp, None, "--solver", "solver.prototxt", "--weights",
                             "lenet_iter_0.caffemodel", "--log", "ours.log").returncode == 0
     finally:
         mp.undo()

@@ -39,3 +39,19 @@ def test_matplotlib_overlays_several_logs(tmp_path):
     _assert_pngs(tmp_path / "png")
     from fer_caffe_compat.curves.plot import load
     assert [r["NumIters"] for r in load(b)["test"]] == [20.0, 30.0]
+
+
+def test_plot_log_sh_writes_tables_and_both_chart_sets(tmp_path):
+    """`make plot LOG=...` runs tools/plot_log.sh: parse_log.sh tables, gnuplot PNGs (when gnuplot is
+    installed) and the matplotlib PNGs."""
+    log = tmp_path / "lenet_train.log"
+    shutil.copy(FIXTURES / "lenet" / "lenet_train.log", log)
+    p = subprocess.run([str(ROOT / "tools" / "plot_log.sh"), str(log)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "lenet_train_curves"
+    assert p.stdout.strip() == str(out)
+    assert (out / "lenet_train.log.train").read_text() == \
+        (FIXTURES / "lenet" / "parse_log_sh" / "lenet_train.log.train").read_text()
+    _assert_pngs(out)
+    if shutil.which("gnuplot"):
+        _assert_pngs(out / "gnuplot")

@@ -20,15 +20,15 @@ def test_caffe_test_prints_batches_and_means(tmp_path, monkeypatch):
     body = [(line.split(" ")[3], line.split("] ", 1)[1]) for line in out.read_text().splitlines()
             if re.match(r"^I\d{4} ", line) and "caffe.cpp" in line]
     assert body == [
-        ("caffe.cpp:281]", "Use CPU."),
-        ("caffe.cpp:304]", "Running for 2 iterations."),
-        ("caffe.cpp:325]", "Batch 0, accuracy = 0.1"),
-        ("caffe.cpp:325]", "Batch 0, loss = 1.93359"),
-        ("caffe.cpp:325]", "Batch 1, accuracy = 0"),
-        ("caffe.cpp:325]", "Batch 1, loss = 1.97232"),
-        ("caffe.cpp:330]", "Loss: 1.95296"),
-        ("caffe.cpp:342]", "accuracy = 0.05"),
-        ("caffe.cpp:342]", "loss = 1.95296 (* 1 = 1.95296 loss)"),
+        ("caffe.cpp:274]", "Use CPU."),
+        ("caffe.cpp:280]", "Running for 2 iterations."),
+        ("caffe.cpp:303]", "Batch 0, accuracy = 0.1"),
+        ("caffe.cpp:303]", "Batch 0, loss = 1.93359"),
+        ("caffe.cpp:303]", "Batch 1, accuracy = 0"),
+        ("caffe.cpp:303]", "Batch 1, loss = 1.97232"),
+        ("caffe.cpp:308]", "Loss: 1.95296"),
+        ("caffe.cpp:320]", "accuracy = 0.05"),
+        ("caffe.cpp:320]", "loss = 1.95296 (* 1 = 1.95296 loss)"),
     ]
     assert not log._files
 

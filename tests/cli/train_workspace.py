@@ -55,21 +55,22 @@ def train(run: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProc
 
 
 def train_inproc(run: Path, monkeypatch, capsys, *args: str) -> subprocess.CompletedProcess:
-    """tools/train's main in this process (no interpreter start-up): exit status and stderr.
-    glog lines are muted by the tests' autouse fixture, so stderr holds only what the tool itself says."""
+    """tools/train's main in this process (no interpreter start-up): exit status and stderr (when ``capsys``
+    is given). glog lines are muted by the tests' autouse fixture, so stderr holds only what the tool says."""
     from fer_caffe_compat.cli import train as tool
     from fer_caffe_compat.cli.common import run as run_tool
 
     monkeypatch.chdir(run)
     monkeypatch.setattr(sys, "argv", ["train", *args])
-    capsys.readouterr()
+    if capsys is not None:
+        capsys.readouterr()
     try:
         run_tool(tool.main, "train")
         code = 0
     except SystemExit as e:
         code = e.code
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out.out, out.err)
+    out, err = (capsys.readouterr() if capsys is not None else ("", ""))
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def torchrun(run: Path, n: int, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:

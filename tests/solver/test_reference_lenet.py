@@ -103,6 +103,8 @@ def test_resume_from_caffe_solverstate_reproduces_caffe_resume(tmp_path, monkeyp
     _, lines = R.run(LENET, "lenet_resume_solver.prototxt", tmp_path, monkeypatch, dtype=torch.float64,
                      snapshot="lenet_iter_15.solverstate")
     assert any(line.endswith("sgd_solver.cpp:336] SGDSolver: restoring history") for line in lines)
+    assert _solver_lines([line.replace(str(tmp_path) + "/", "") for line in lines]) == \
+        _solver_lines((LENET / "lenet_resume.log").read_text().splitlines())
     diff, it = R.max_rel_loss_diff(R.logged_losses(lines), R.caffe_losses(LENET / "resume_losses.tsv"))
     assert diff <= 1e-4, f"loss at iteration {it} differs by {diff:.3g} relative"
     _assert_tests(_tests_by_iteration(lines), CAFFE_RESUME_TESTS)
@@ -130,3 +132,49 @@ def test_resume_from_our_own_solverstate_continues_identically(tmp_path, monkeyp
     w, _, where = R.weight_report(R.model_blobs(b / "lenet_iter_21.caffemodel"),
                                   R.model_blobs(a / "lenet_iter_21.caffemodel"))
     assert w == 0, f"resumed weights differ by {w:.3g}; worst {where}"
+
+
+def test_resume_with_data_position_continues_caffes_original_run(tmp_path, monkeypatch):
+    """The option (tools/train --resume_data_position): the data cursors are moved to where the original run
+    was, so resuming Caffe's lenet_iter_15.solverstate reproduces Caffe's uninterrupted run (losses.tsv)."""
+    from fer_caffe_compat import log
+    from fer_caffe_compat.proto import caffe_pb2, read_prototxt
+    from fer_caffe_compat.solver.solver import Solver
+
+    monkeypatch.chdir(LENET)
+    p = read_prototxt("lenet_solver.prototxt", caffe_pb2.SolverParameter())
+    p.snapshot_prefix = str(tmp_path / "lenet")
+    f = log.add_file(tmp_path / "run.log")
+    try:
+        s = Solver(p, "lenet_solver.prototxt", dtype=torch.float64)
+        s.restore("lenet_iter_15.solverstate")
+        s.skip_data_to_iteration()
+        s.solve()
+    finally:
+        log.remove_file(f)
+    lines = (tmp_path / "run.log").read_text().splitlines()
+    caffe = {k: v for k, v in R.caffe_losses(LENET / "losses.tsv").items() if k >= 15}
+    diff, it = R.max_rel_loss_diff(R.logged_losses(lines), caffe)
+    assert diff <= 1e-4, f"loss at iteration {it} differs by {diff:.3g} relative"
+    _assert_tests(_tests_by_iteration(lines), {k: v for k, v in CAFFE_TESTS.items() if k >= 20})
+    _assert_model(tmp_path / "lenet_iter_30.caffemodel", LENET / "lenet_iter_30.caffemodel", 1e-4, "iter 30")
+
+
+def _solver_lines(lines):
+    """(file:line tag, message with numbers masked) of the solver's own glog lines."""
+    import re
+    out = []
+    for line in lines:
+        m = re.match(r"^[IWEF]\d{4} [\d:.]+ +\d+ ((?:sgd_)?solver\.cpp:\d+)\] (.*)$", line)
+        if m and not m.group(2).startswith("Finetuning from"):
+            out.append((m.group(1), re.sub(r"-?\d+(\.\d+)?(e[-+]\d+)?", "N", m.group(2))))
+    return out
+
+
+def test_lenet_solver_log_has_caffes_lines_in_caffes_order(float64_run):
+    _, lines, out = float64_run
+    caffe = _solver_lines((LENET / "lenet_train.log").read_text().splitlines())
+    ours = _solver_lines([line.replace(str(out) + "/", "") for line in lines])
+    assert len(ours) == len(caffe)
+    for i, (o, c) in enumerate(zip(ours, caffe)):
+        assert o == c, f"line {i}: ours {o} vs Caffe {c}"

@@ -183,10 +183,15 @@ class _Entry:
     loss: list[float]
     need_backward: bool = False
     bottom_need_backward: list[bool] | None = None
+    is_data: bool = False         # no bottoms; reads its next batch (or is fed) on every forward
 
 
 class Net(nn.Module):
-    """A Caffe net for one phase. See the module docstring and /tmp/net_api.md for the contract."""
+    """A Caffe net for one phase (fixed at construction; train()/eval() do not change it).
+
+    ``forward(inputs)`` returns every blob by name; ``total_loss(out)`` is Caffe's weighted loss;
+    ``learnable_params`` is Caffe's learnable order (the solverstate history), shared parameters once.
+    """
 
     def __init__(self, param: caffe_pb2.NetParameter, phase: int | None = None,
                  stages: Iterable[str] | None = None, level: int | None = None, log_prefix: str = "",
@@ -303,7 +308,8 @@ class Net(nn.Module):
             need |= self._append_params(layer, owners)
             for t in lp.top:
                 need_bw[t] = need
-            self._entries.append(_Entry(lp, layer, list(lp.bottom), list(lp.top), detach, loss, need, bottom_need))
+            self._entries.append(_Entry(lp, layer, list(lp.bottom), list(lp.top), detach, loss, need, bottom_need,
+                                        getattr(layer, "is_data", False)))
             self.layers.append(layer)
         self._mark_backward()
         self.output_names: list[str] = sorted(available)  # Caffe iterates a std::set<string>
@@ -422,7 +428,7 @@ class Net(nn.Module):
     @property
     def input_names(self) -> list[str]:
         """Tops of the data layers (Input, MemoryData, ...): the blobs ``forward(inputs=)`` may feed."""
-        return [t for e in self._entries if getattr(e.layer, "is_data", False) for t in e.tops]
+        return [t for e in self._entries if e.is_data for t in e.tops]
 
     def forward(self, inputs: Mapping[str, torch.Tensor | np.ndarray] | None = None) -> dict[str, torch.Tensor]:
         """One forward pass; every blob by name. Data layers read their next batch (unless fed)."""
@@ -435,16 +441,14 @@ class Net(nn.Module):
                     raise CaffeError(f"net {self.name}: '{k}' is not an input blob "
                                      f"(inputs: {', '.join(sorted(allowed)) or 'none'})")
                 t = v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v, dtype=np.float32))
-                feeds[k] = t.to(device=dev, dtype=dtype if t.is_floating_point() else t.dtype)
+                feeds[k] = _to(t, dev, dtype)
         blobs: dict[str, torch.Tensor] = {}
         for e in self._entries:
-            if getattr(e.layer, "is_data", False):
+            if e.is_data:
                 if all(t in feeds for t in e.tops):
                     tops = [feeds[t] for t in e.tops]
                 else:
-                    tops = [feeds[t] if t in feeds else
-                            x.to(device=dev, dtype=dtype if x.is_floating_point() else x.dtype)
-                            for t, x in zip(e.tops, e.layer())]
+                    tops = [feeds.get(t, x) for t, x in zip(e.tops, self.read_data(e.layer))]
             else:
                 bottoms = [blobs[b].detach() if d else blobs[b] for b, d in zip(e.bottoms, e.detach)]
                 try:
@@ -457,12 +461,17 @@ class Net(nn.Module):
                 blobs[t] = x
         return blobs
 
+    def read_data(self, layer: nn.Module) -> list[torch.Tensor]:
+        """A data layer's next batch, on the net's device (float tops in the net's dtype)."""
+        return [_to(x, self._probe.device, self._probe.dtype) for x in layer()]
+
     def total_loss(self, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """sum over loss-weighted blobs of weight * blob.sum() (Caffe's net loss)."""
-        total = torch.zeros((), device=self._probe.device, dtype=self._probe.dtype)
+        total = None
         for name, w in self.loss_weights.items():
-            total = total + w * out[name].sum()
-        return total
+            term = w * out[name].sum()
+            total = term if total is None else total + term
+        return total if total is not None else torch.zeros((), device=self._probe.device, dtype=self._probe.dtype)
 
     # -- inspection ----------------------------------------------------------------------------------
     def layer_by_name(self, name: str) -> nn.Module:
@@ -501,6 +510,7 @@ class Net(nn.Module):
         for src in param.layer:
             e = by_name.get(src.name)
             if e is None:
+                self._info("net.cpp:761", f"Ignoring source layer {src.name}")
                 continue
             self._copy_layer_blobs(e, src, where)
 
@@ -542,6 +552,11 @@ class Net(nn.Module):
     def from_file(cls, path: str | os.PathLike, phase: int | None = None, stages: Iterable[str] | None = None,
                   level: int | None = None, **kw) -> "Net":
         return cls(load_net_param(path), phase=phase, stages=stages, level=level, source=str(path), **kw)
+
+
+def _to(x: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` on ``device``; floating tensors in ``dtype``, integer ones (labels) keep theirs."""
+    return x.to(device=device, dtype=dtype if x.is_floating_point() else x.dtype)
 
 
 def _replace_parameter(module: nn.Module, old: nn.Parameter, new: nn.Parameter, permissive: bool) -> None:

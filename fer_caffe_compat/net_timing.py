@@ -40,7 +40,6 @@ def forward_backward(net: Net, timing: Timing | None = None) -> float:
     records: list[tuple[list[torch.Tensor], list[tuple[int, int] | None], list[torch.Tensor]]] = []
     fwd = [0.0] * n
     bwd = [0.0] * n
-    dtype = net._probe.dtype
     for i, e in enumerate(entries):
         leaves, sources = [], []
         for b, d in zip(e.bottoms, e.detach):
@@ -49,8 +48,8 @@ def forward_backward(net: Net, timing: Timing | None = None) -> float:
             sources.append(src)
         _sync(dev)
         t0 = time.perf_counter()
-        if getattr(e.layer, "is_data", False):
-            tops = [x.to(device=dev, dtype=dtype if x.is_floating_point() else x.dtype) for x in e.layer()]
+        if e.is_data:
+            tops = net.read_data(e.layer)
         else:
             tops = e.layer(*leaves)
         _sync(dev)

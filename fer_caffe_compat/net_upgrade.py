@@ -33,6 +33,9 @@ V1_TYPE_NAMES = {
 
 # V1 repeated fields copied verbatim (same name and type in LayerParameter).
 _REPEATED = ("bottom", "top", "include", "exclude", "blobs", "loss_weight")
+# V1 per-blob lists -> the ParamSpec field of the same blob.
+_PARAM_SPEC_FIELDS = (("param", "name"), ("blob_share_mode", "share_mode"), ("blobs_lr", "lr_mult"),
+                      ("weight_decay", "decay_mult"))
 _PARAM_FIELDS = tuple(f.name for f in _V1.DESCRIPTOR.fields
                       if f.name.endswith("_param") and f.name in caffe_pb2.LayerParameter.DESCRIPTOR.fields_by_name)
 
@@ -49,22 +52,11 @@ def upgrade_v1_layer(v1: caffe_pb2.V1LayerParameter, source: str) -> caffe_pb2.L
         getattr(out, f).extend(getattr(v1, f))
     if v1.HasField("type"):
         out.type = V1_TYPE_NAMES.get(v1.type, "")
-    for i, name in enumerate(v1.param):
-        while len(out.param) <= i:
-            out.param.add()
-        out.param[i].name = name
-    for i, mode in enumerate(v1.blob_share_mode):
-        while len(out.param) <= i:
-            out.param.add()
-        out.param[i].share_mode = mode
-    for i, lr in enumerate(v1.blobs_lr):
-        while len(out.param) <= i:
-            out.param.add()
-        out.param[i].lr_mult = lr
-    for i, wd in enumerate(v1.weight_decay):
-        while len(out.param) <= i:
-            out.param.add()
-        out.param[i].decay_mult = wd
+    for v1_field, spec_field in _PARAM_SPEC_FIELDS:
+        for i, value in enumerate(getattr(v1, v1_field)):
+            while len(out.param) <= i:
+                out.param.add()
+            setattr(out.param[i], spec_field, value)
     for f in _PARAM_FIELDS:
         if v1.HasField(f):
             getattr(out, f).CopyFrom(getattr(v1, f))

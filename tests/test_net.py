@@ -476,6 +476,14 @@ def test_layers_missing_from_the_caffemodel_keep_their_fillers():
     assert net.layer_by_name("a").blobs[1].tolist() == [7.0, 7.0]
 
 
+def test_caffemodel_layers_absent_from_the_net_are_logged_as_ignored():
+    net = net_from_text(_IN + 'layer { name: "a" type: "InnerProduct" bottom: "x" top: "y" '
+                              'inner_product_param { num_output: 2 } }')
+    src = net.to_net_parameter()
+    src.layer.add(name="extra", type="ReLU")
+    assert _trace(lambda: net.copy_trained_layers_from(src)) == ["net.cpp:761] Ignoring source layer extra"]
+
+
 def test_corrupt_caffemodel_is_one_line(tmp_path):
     (tmp_path / "x.caffemodel").write_bytes(b"\xff\xfe\x00garbage\x01")
     net = net_from_text(_IN)

@@ -42,9 +42,9 @@ class Accuracy(Layer):
         true_score = rows.gather(1, safe.unsqueeze(1))
         better = (rows >= true_score).sum(1) - 1  # the true class counts itself once
         correct = (better < self.k) & valid
-        n = int(valid.sum())
-        acc = correct.sum().to(x.dtype) / n if n else torch.zeros((), dtype=x.dtype, device=x.device)
-        tops = [acc.reshape(())]
+        # 0 when every label is ignored; no host sync
+        acc = correct.sum().to(x.dtype) / valid.sum().clamp(min=1).to(x.dtype)
+        tops = [acc]
         if len(self.top_shapes) > 1:
             per_n = torch.zeros(self.classes, dtype=x.dtype, device=x.device).index_add_(
                 0, safe, valid.to(x.dtype))

@@ -126,13 +126,18 @@ class _Conv(_ConvGeometry):
         b = self.blobs[1] if self.bias_term else None
         tops = []
         for x in bottoms:
+            if self.channel_axis == 1:  # (N, C, spatial...): PyTorch's layout as it is
+                tops.append(self._conv(x, w, b))
+                continue
             xf, lead = self._flatten(x)
-            if self.transposed:
-                y = _DECONV[self.num_spatial](xf, w, b, self.stride, self.pad, 0, self.group, self.dilation)
-            else:
-                y = _CONV[self.num_spatial](xf, w, b, self.stride, self.pad, self.dilation, self.group)
+            y = self._conv(xf, w, b)
             tops.append(y.reshape(lead + tuple(y.shape[1:])))
         return tops
+
+    def _conv(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        if self.transposed:
+            return _DECONV[self.num_spatial](x, w, b, self.stride, self.pad, 0, self.group, self.dilation)
+        return _CONV[self.num_spatial](x, w, b, self.stride, self.pad, self.dilation, self.group)
 
 
 @register("Convolution")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import CaffeError
 from ..proto import caffe_pb2
@@ -37,12 +38,10 @@ class InnerProduct(Layer):
         if count(x.shape[self.axis:]) != self.k:
             raise CaffeError(f"layer {self.name} (InnerProduct): input shape {tuple(x.shape)} does not give "
                              f"K = {self.k} from axis {self.axis}")
-        flat = x.reshape(count(lead), self.k)
         w = self.blobs[0]
-        y = flat @ w if self.transpose else flat @ w.t()
-        if self.bias_term:
-            y = y + self.blobs[1]
-        return [y.reshape(lead + (self.num_output,))]
+        flat = x if x.dim() == 2 and self.axis == 1 else x.reshape(count(lead), self.k)
+        y = F.linear(flat, w.t() if self.transpose else w, self.blobs[1] if self.bias_term else None)
+        return [y if len(lead) == 1 else y.reshape(lead + (self.num_output,))]
 
 
 @register("Embed")

@@ -31,11 +31,15 @@ def class_labels(layer: Layer, label: torch.Tensor, num_classes: int, ignore_lab
     """(labels as int64 with ignored ones set to 0, mask of the counted ones); a label outside
     [0, num_classes) that is not ignored is a CaffeError naming ``layer``."""
     lab = label.detach().reshape(-1).long()  # static_cast<int>: truncation
-    valid = torch.ones_like(lab, dtype=torch.bool) if ignore_label is None else lab != ignore_label
-    bad = valid & ((lab < 0) | (lab >= num_classes))
-    if bool(bad.any()):
+    bad = (lab < 0) | (lab >= num_classes)
+    if ignore_label is None:
+        valid = torch.ones_like(bad)
+    else:
+        valid = lab != ignore_label
+        bad &= valid
+    if bool(bad.any()):  # one host sync per batch, not per label
         raise layer.fail(f"label {int(lab[bad][0])} out of range [0, {num_classes})")
-    return torch.where(valid, lab, torch.zeros_like(lab)), valid
+    return (lab if ignore_label is None else lab.masked_fill(~valid, 0)), valid
 
 
 class LossLayer(Layer):
@@ -96,23 +100,27 @@ class _SoftmaxLossBase(LossLayer):
     def setup_axis(self, axis: int) -> None:
         s0 = self.bottom_shapes[0]
         self.axis = canonical_axis(axis, len(s0), self)
-        self.outer, self.inner = count(s0[:self.axis]), count(s0[self.axis + 1:])
+        items = count(s0[:self.axis]) * count(s0[self.axis + 1:])
         self.classes = s0[self.axis]
         n_labels = count(self.bottom_shapes[1])
-        self.check(n_labels == self.outer * self.inner,
-                   f"{n_labels} labels for {self.outer * self.inner} predictions (prediction shape "
+        self.check(n_labels == items,
+                   f"{n_labels} labels for {items} predictions (prediction shape "
                    f"{list(s0)}, class axis {self.axis})")
         if len(self.param.top) > 1:
             self.top_shapes.append(s0)
 
     def rows(self, x: torch.Tensor) -> torch.Tensor:
         """(outer * inner, classes): item i * inner + j is row i, column j of Caffe's layout."""
+        if x.dim() == 2 and self.axis == 1:
+            return x
         return x.movedim(self.axis, -1).reshape(-1, x.shape[self.axis])
 
     def loss(self, x: torch.Tensor, w: torch.Tensor, clamp: float, valid: torch.Tensor
              ) -> list[torch.Tensor]:
         outer = count(x.shape[:self.axis])
-        norm = normalizer(self.mode, outer, self.inner, int(valid.sum()))
+        items = w.shape[0]  # outer * inner of this batch
+        n_valid = int(valid.sum()) if self.mode == Norm.VALID and self.ignore_label is not None else items
+        norm = normalizer(self.mode, outer, items // max(outer, 1), n_valid)
         tops = [_SoftmaxWeightedNLL.apply(self.rows(x), w, clamp, norm)]
         if len(self.top_shapes) > 1:
             tops.append(caffe_softmax(x, self.axis).detach())  # Caffe ignores the diff of this top
@@ -128,7 +136,9 @@ class SoftmaxWithLoss(_SoftmaxLossBase):
 
     def forward(self, x, label):
         lab, valid = self.labels(label, self.classes)
-        w = torch.nn.functional.one_hot(lab, self.classes).to(x.dtype) * valid.unsqueeze(1).to(x.dtype)
+        w = torch.zeros(lab.shape[0], self.classes, dtype=x.dtype, device=x.device)
+        # one-hot rows, zero where the label is ignored
+        w.scatter_(1, lab.unsqueeze(1), 1.0 if self.ignore_label is None else valid.unsqueeze(1).to(x.dtype))
         return self.loss(x, w, FLT_MIN, valid)
 
 

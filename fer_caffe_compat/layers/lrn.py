@@ -38,7 +38,8 @@ class LRN(Layer):
         sq = x * x
         if self.across:
             n, c, h, w = x.shape
-            avg = F.avg_pool2d(F.pad(sq.reshape(n, 1, c, h * w), (0, 0, pre, pre)), (self.size, 1), stride=1)
+            # zero-padded across channels; the divisor is local_size everywhere (count_include_pad)
+            avg = F.avg_pool2d(sq.reshape(n, 1, c, h * w), (self.size, 1), stride=1, padding=(pre, 0))
             scale = self.k + self.alpha * avg.reshape(x.shape)
         else:
             scale = 1.0 + self.alpha * F.avg_pool2d(sq, self.size, stride=1, padding=pre, count_include_pad=True)

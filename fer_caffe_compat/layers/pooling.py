@@ -43,6 +43,19 @@ class PoolGeometry:
         return out[0], out[1]
 
 
+def _native(g: PoolGeometry, h: int, w: int, pooled: tuple[int, int]) -> bool:
+    """Whether PyTorch's own padding and ceil_mode give Caffe's windows: its output size agrees and the pad
+    is at most half the kernel (PyTorch's limit). Its AVE divisor is then Caffe's (count_include_pad clips
+    the window at H + pad), and its MAX indices are Caffe's mask."""
+    for x, k, s, p, n in zip((h, w), g.kernel, g.stride, g.pad, pooled):
+        o = (x + 2 * p - k + (s - 1 if g.ceil else 0)) // s + 1
+        if g.ceil and (o - 1) * s >= x + p:
+            o -= 1
+        if 2 * p > k or o != n:
+            return False
+    return True
+
+
 def _pad_to_windows(x: torch.Tensor, g: PoolGeometry, pooled: tuple[int, int], value: float) -> torch.Tensor:
     """Pad (or crop) H and W so that plain windows of size kernel, step stride give exactly ``pooled``."""
     h, w = x.shape[-2:]
@@ -54,14 +67,22 @@ def _pad_to_windows(x: torch.Tensor, g: PoolGeometry, pooled: tuple[int, int], v
 
 def _window_sizes(n: int, size: int, k: int, s: int, p: int, device) -> torch.Tensor:
     start = torch.arange(n, device=device) * s - p
-    return torch.minimum(start + k, torch.tensor(size + p, device=device)) - start
+    return (start + k).clamp(max=size + p) - start
 
 
-def pool2d(x: torch.Tensor, method: int, g: PoolGeometry, want_mask: bool = False,
-           train: bool = False) -> list[torch.Tensor]:
+def pool2d(x: torch.Tensor, method: int, g: PoolGeometry, want_mask: bool = False) -> list[torch.Tensor]:
     """Caffe's Pooling forward on a (N, C, H, W) tensor: [top] or [top, argmax mask] for MAX."""
     h, w = x.shape[-2:]
     pooled = g.pooled(h, w)
+    if method != STOCHASTIC and _native(g, h, w, pooled):
+        if method == AVE:
+            return [F.avg_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil, count_include_pad=True)]
+        if not want_mask:
+            return [F.max_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil)]
+        y, idx = F.max_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil, return_indices=True)
+        return [y, idx.to(x.dtype)]
+    # Caffe's geometry PyTorch cannot express (a pad over half the kernel, a window starting past the
+    # input without padding): pad explicitly to the windows Caffe visits
     if method == MAX:
         xp = _pad_to_windows(x, g, pooled, _NEG_FLT_MAX)
         if not want_mask:

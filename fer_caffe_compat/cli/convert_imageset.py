@@ -11,7 +11,7 @@ from ..errors import CaffeError
 from .common import ArgumentParser, run
 
 
-BOOL_FLAGS = ("gray", "shuffle", "check_size", "encoded", "overwrite")
+BOOL_FLAGS = ("gray", "shuffle", "check_size", "encoded", "overwrite", "check_decode")
 
 
 def gflags_bools(argv: list[str], names: tuple[str, ...]) -> list[str]:
@@ -40,7 +40,9 @@ def main(argv: list[str]) -> int:
                            ("shuffle", "randomly shuffle the order of images and their labels"),
                            ("check_size", "check that all the datum have the same size"),
                            ("encoded", "store the encoded image in the datum"),
-                           ("overwrite", "replace an existing DB (Caffe refuses it)")]:
+                           ("overwrite", "replace an existing DB (Caffe refuses it)"),
+                           ("check_decode", "refuse an image that decodes only partly, such as a truncated "
+                                            "JPEG (default: a warning names it)")]:
         p.add_argument(f"--{flag}", action="store_true", help=helptext)
     p.add_argument("--backend", default="lmdb", help="lmdb (leveldb is not supported)")
     p.add_argument("--resize_width", type=int, default=0, help="width images are resized to")
@@ -52,7 +54,8 @@ def main(argv: list[str]) -> int:
         raise CaffeError(f"--backend={a.backend}: only lmdb is supported")
     convert_imageset(a.root, a.listfile, a.db_name, gray=a.gray, shuffle=a.shuffle,
                      resize_height=a.resize_height, resize_width=a.resize_width, check_size=a.check_size,
-                     encoded=a.encoded, encode_type=a.encode_type, overwrite=a.overwrite, seed=a.seed)
+                     encoded=a.encoded, encode_type=a.encode_type, overwrite=a.overwrite, seed=a.seed,
+                     check_decode=a.check_decode)
     return 0
 
 

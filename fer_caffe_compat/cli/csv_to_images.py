@@ -68,6 +68,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of an unsplit tree put in val")
     p.add_argument("--test-fraction", type=float, default=0.0, help="share of an unsplit tree put in test")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--check_decode", "--check-decode", dest="check_decode", action="store_true",
+                   help="refuse a tree/label-CSV image that decodes only partly, such as a truncated JPEG "
+                        "(default: a warning names it)")
     a = p.parse_args(argv)
     splits = parse_splits(a.splits)
     ensure_new(a.out, a.overwrite)
@@ -87,7 +90,7 @@ def main(argv: list[str]) -> int:
             names = parse_class_names(a.class_names, FACIAL_EXPRESSIONS)
             items = read_label_csv(a.labels_csv, a.image_root, names, a.val_fraction, a.test_fraction)
         counts = export_items(items, out, names, fmt=a.format, quality=a.quality, gray=a.gray, size=size,
-                              splits=splits)
+                              splits=splits, check_decode=a.check_decode)
     print(" ".join(f"{s}={counts.get(s, 0)}" for s in splits), f"images in {out}")
     return 0
 

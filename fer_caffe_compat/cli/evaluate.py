@@ -19,10 +19,12 @@ from ..errors import CaffeError
 from ..eval import metrics, plots
 from ..eval.labels import class_names
 from ..eval.predict import csv_samples, list_samples, lmdb_samples
+from ..eval.tta import MODES
 from ..fsutil import write_text_atomic
 from ..io import db as lmdb_io
 from .common import ArgumentParser, run
 from .net_args import add_model_args, make_predictor
+from .speed_args import add_speed_arguments, apply_to_net
 
 
 def parse(argv: list[str]):
@@ -36,9 +38,14 @@ def parse(argv: list[str]):
     p.add_argument("--usage", default="PublicTest", help="FER CSV rows to use (PublicTest, PrivateTest, Training)")
     p.add_argument("--labels", help="class names, one per line (default: FER's seven)")
     p.add_argument("--oversample", action="store_true",
-                   help="average the 10 crops (4 corners, centre, and their mirrors) as Caffe's classifier")
+                   help="average the 10 crops (4 corners, centre, and their mirrors) as Caffe's classifier "
+                        "(the same as --tta tencrop)")
+    p.add_argument("--tta", choices=MODES, default=None,
+                   help="test-time augmentation (extension): none (Caffe's centre crop), flip (centre and "
+                        "mirror), tencrop (Caffe's oversample)")
     p.add_argument("--top-k", type=int, default=2, help="k of the top-k accuracy (2)")
     p.add_argument("--out", help="folder for confusion.png, roc.png, metrics.json")
+    add_speed_arguments(p, train=False)
     return p.parse_args(argv)
 
 
@@ -69,6 +76,7 @@ def main(argv: list[str]) -> int:
         if not os.path.exists(path):
             raise CaffeError(f"{path}: no such file or directory")
     pred = make_predictor(args, _sample_shape(args))
+    apply_to_net(args, pred.net)  # --precision, --channels_last, --compile (extensions)
     names = class_names(args.labels, pred.num_classes)
     if args.db:
         n, samples = lmdb_samples(args.db)
@@ -83,7 +91,10 @@ def main(argv: list[str]) -> int:
             labels.append(label)
             yield img, where
 
-    probs = pred.predict(images(), oversample=args.oversample)
+    if args.oversample and args.tta not in (None, "tencrop"):
+        raise CaffeError(f"--oversample is --tta tencrop; it cannot be combined with --tta {args.tta}")
+    tta = "tencrop" if args.oversample else args.tta or "none"
+    probs = pred.predict(images(), oversample=tta)
     y = np.asarray(labels, dtype=np.int64)
     source = args.db or args.list or args.csv
     if y.size and (y.min() < 0 or y.max() >= pred.num_classes):
@@ -91,7 +102,7 @@ def main(argv: list[str]) -> int:
         raise CaffeError(f"{source}: label {bad} is outside the net's {pred.num_classes} outputs")
     result = metrics.evaluate(y, probs, names, args.top_k)
     result.update(model=str(args.model), weights=str(args.weights), data=str(source),
-                  oversample=bool(args.oversample), output_blob=pred.output_blob)
+                  oversample=tta == "tencrop", tta=tta, output_blob=pred.output_blob)
     print(summary(result, y, probs))
     out = Path(args.out) if args.out else Path(str(args.weights).split(",")[-1]).with_suffix("")
     if not args.out:

@@ -24,6 +24,9 @@ def add_model_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
     if batch:
         p.add_argument("--batch-size", type=int, default=BATCH, help=f"images per forward pass ({BATCH})")
     p.add_argument("--verbose", action="store_true", help="print Caffe's net construction log")
+    p.add_argument("--allow_missing_weights", "--allow-missing-weights", dest="allow_missing_weights",
+                   action="store_true", help="run even when layers of the net are not in --weights (they keep "
+                                             "their fillers); refused by default")
 
 
 def device(gpu: str) -> str:
@@ -50,4 +53,4 @@ def make_predictor(args: argparse.Namespace, sample_shape: tuple[int, int, int] 
     with _net_log(args.verbose):
         return Predictor(args.model, args.weights, mean=args.mean, scale=args.scale, sample_shape=sample_shape,
                          output=args.output, batch_size=getattr(args, "batch_size", 10),
-                         device=device(args.gpu))
+                         device=device(args.gpu), allow_missing_weights=args.allow_missing_weights)

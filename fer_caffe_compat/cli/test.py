@@ -11,7 +11,9 @@ import torch
 from .. import log
 from ..errors import CaffeError
 from ..proto import caffe_pb2
+from ..eval.tta import MODES, tta_forward
 from .common import ArgumentParser, run
+from .speed_args import add_speed_arguments, apply_to_net
 from .train import parse_gpus
 
 F32 = np.float32
@@ -30,6 +32,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--level", type=int, default=0)
     ap.add_argument("--stage", default="")
     ap.add_argument("--log", help="also write the log to this file")
+    ap.add_argument("--allow_missing_weights", action="store_true",
+                    help="score even when layers of the net are not in --weights (they keep their fillers)")
+    ap.add_argument("--tta", choices=MODES, default="none",
+                    help="test-time augmentation (extension, not in caffe test): the data layer's images "
+                         "are read uncropped and the scores of the views (flip: centre crop and mirror; "
+                         "tencrop: Caffe's oversample) are averaged as probabilities before the loss and "
+                         "accuracy layers")
+    add_speed_arguments(ap, train=False)
     a = ap.parse_args(argv)
     if a.iterations <= 0:
         raise CaffeError(f"--iterations must be > 0, got {a.iterations}")
@@ -49,6 +59,7 @@ def main(argv: list[str]) -> int:
 @torch.no_grad()
 def _score(a, device: torch.device) -> None:
     from ..net import Net
+    from ..net_weights import load_weights
 
     if device.type == "cpu":
         log.info("caffe.cpp:274", "Use CPU.")
@@ -56,12 +67,14 @@ def _score(a, device: torch.device) -> None:
         log.info("caffe.cpp:265", f"Use GPU with device ID {device.index}")
     net = Net.from_file(a.model, phase=caffe_pb2.TEST, stages=a.stage.split(","), level=a.level)
     net.to(device=device)
-    net.copy_trained_layers_from(a.weights)
+    load_weights(net, a.weights, a.allow_missing_weights)
+    apply_to_net(a, net)  # --precision, --channels_last, --compile (extensions)
+    forward = net.forward if a.tta == "none" else tta_forward(net, a.model, a.stage.split(","), a.level, a.tta)
     log.info("caffe.cpp:280", f"Running for {a.iterations} iterations.")
     scores: list[np.ndarray] | None = None
     loss = F32(0)
     for i in range(a.iterations):
-        out = net.forward()
+        out = forward()
         loss = F32(loss + F32(float(net.total_loss(out))))
         res = [out[n].reshape(-1).cpu().numpy().astype(F32) for n in net.output_names]
         for name, vals in zip(net.output_names, res):

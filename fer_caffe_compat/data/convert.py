@@ -64,11 +64,11 @@ def match_ext(filename: str, encoding: str) -> bool:
 
 
 def image_to_datum_bytes(root: str, item: ListLine, listfile: str, is_color: bool, resize_h: int,
-                         resize_w: int, encoding: str) -> tuple[bytes, int]:
+                         resize_w: int, encoding: str, check_decode: bool = False) -> tuple[bytes, int]:
     """ReadImageToDatum for one list line: the serialized Datum and its pixel count (c*h*w)."""
     full = root + item.path  # Caffe concatenates ROOT and the path as strings
     try:
-        img = read_image(full, is_color, resize_h, resize_w)
+        img = read_image(full, is_color, resize_h, resize_w, check_decode)
     except CaffeError as e:
         raise CaffeError(f"{listfile}:{item.lineno}: {e}") from None
     if encoding:
@@ -91,10 +91,14 @@ def log_processed(count: int) -> None:
 def convert_imageset(root: str, listfile: str, db_name: str, *, gray: bool = False, shuffle: bool = False,
                      resize_height: int = 0, resize_width: int = 0, check_size: bool = False,
                      encoded: bool = False, encode_type: str = "", overwrite: bool = False,
-                     seed: int | None = None, progress: bool = True) -> int:
-    """Build ``db_name`` from ``listfile``; returns the number of records written."""
+                     seed: int | None = None, progress: bool = True, check_decode: bool = False) -> int:
+    """Build ``db_name`` from ``listfile``; returns the number of records written. ``check_decode``
+    refuses an image that decodes only partly (by default a warning names it)."""
     ensure_new(db_name, overwrite)
     lines = read_list(listfile)
+    if not lines:
+        raise CaffeError(f"{listfile}: no 'path label' lines: nothing to convert (Caffe would write an empty "
+                         f"database)")
     if shuffle:
         log.info(f"{SRC}:86", "Shuffling data")
         random.Random(seed).shuffle(lines)  # Caffe seeds from /dev/urandom: the order is not reproducible
@@ -113,7 +117,7 @@ def convert_imageset(root: str, listfile: str, db_name: str, *, gray: bool = Fal
 
     def one(item: ListLine) -> tuple[bytes, int]:
         return image_to_datum_bytes(root, item, listfile, is_color, resize_h, resize_w,
-                                    encoding_of(item.path))
+                                    encoding_of(item.path), check_decode)
 
     def records() -> Iterator[tuple[bytes, bytes]]:
         size = None

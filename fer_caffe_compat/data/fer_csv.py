@@ -244,7 +244,7 @@ def read_fer_csv(path: str | os.PathLike, n_classes: int = len(EMOTIONS), side: 
         for block in _line_blocks(path, pbar.update):
             if not ncols:
                 head, _, block = block.partition(b"\n")
-                ncols = _check_header(path, head)
+                ncols = _check_header(path, head.removeprefix(b"\xef\xbb\xbf"))  # Excel's UTF-8 BOM
                 line_no = 2
                 if not block:
                     continue

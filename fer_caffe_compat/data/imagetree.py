@@ -122,7 +122,8 @@ def read_label_csv(path: str | os.PathLike, image_root: str | os.PathLike | None
 
 def export_items(items: Sequence[Item], images_dir: str | os.PathLike, class_names: Sequence[str] | None,
                  *, fmt: str = "jpg", quality: int = 95, gray: bool = False, size: tuple[int, int] = (0, 0),
-                 splits: Sequence[str] = SPLITS, progress: bool = True) -> dict[str, int]:
+                 splits: Sequence[str] = SPLITS, progress: bool = True, check_decode: bool = False
+                 ) -> dict[str, int]:
     """Re-encode ``items`` into ``images_dir/<split>/<class>/<name>.<fmt>`` (resized to ``size`` = (h, w)
     when given, INTER_LINEAR as Caffe). Returns the count per split."""
     ext, params = encode_params(fmt, quality)
@@ -132,7 +133,7 @@ def export_items(items: Sequence[Item], images_dir: str | os.PathLike, class_nam
         write_labels_file(tmp, class_names if class_names and not all(c.isdigit() for c in class_names)
                           else None)
         for it in bar([i for i in items if i.split in splits], progress=progress, desc="images", unit="img"):
-            img = read_image(it.source, not gray, size[0], size[1])
+            img = read_image(it.source, not gray, size[0], size[1], check_decode)
             folder = tmp / it.split / class_dir(it.label, class_names)
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{it.name}{ext}"

@@ -7,8 +7,8 @@ the file), and the LMDB and mean are built from those decoded pixels.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import log
 from ..errors import CaffeError
-from ..fsutil import atomic_path
+from ..fsutil import atomic_path, remove, renamed, replace, with_path
 from ..io.blob import write_blob_file
 from ..io.db import array_to_datum, ensure_new, write_lmdb
 from .convert import log_processed
@@ -84,11 +84,16 @@ def export_fer_images(data: FerData, images_dir: Path, *, fmt: str = "jpg", qual
                     ok, buf = cv2.imencode(ext, data.images[rows[i]], params)
                     if not ok:
                         raise CaffeError(f"OpenCV could not encode row {rows[i]} as {fmt}")
-                    fd = os.open(base + rel[i], flags, 0o644)
                     try:
-                        os.write(fd, buf)
-                    finally:
-                        os.close(fd)
+                        fd = os.open(base + rel[i], flags, 0o666)  # the umask decides, as for any file
+                        try:
+                            view = memoryview(buf)
+                            while view:  # a write may be short (a disk that fills up)
+                                view = view[os.write(fd, view):]
+                        finally:
+                            os.close(fd)
+                    except OSError as e:
+                        raise with_path(e, images_dir / split / rel[i]) from None
                     # what convert_imageset --gray stores: cv::imread(file, IMREAD_GRAYSCALE)
                     pixels[i, 0] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
@@ -104,28 +109,58 @@ def prepare_fer(csv: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str 
                 splits: Sequence[str] = SPLITS, class_names: Sequence[str] | None = None,
                 overwrite: bool = False, progress: bool = True) -> Timings:
     """Write ``out_dir``/images/<split>/<class>/<NNNNN>.<fmt>, <split>.txt, <split>_lmdb (splits with rows)
-    and mean.binaryproto (of train_lmdb). Existing outputs are refused unless ``overwrite``."""
+    and mean.binaryproto (of train_lmdb). Existing outputs are refused unless ``overwrite``.
+
+    Everything is built in a hidden folder inside ``out_dir`` and moved into place once complete, so a
+    failure (bad input, a full disk, Ctrl-C) leaves ``out_dir`` as it was: no half-built image tree or LMDB,
+    and no ``out_dir`` at all when this run created it.
+    """
     out = Path(out_dir)
     encode_params(fmt, quality)
     timings = Timings()
-    for p in [out / "images", out / "mean.binaryproto"] + [out / f"{s}_lmdb" for s in SPLITS] + \
-             [out / f"{s}.txt" for s in SPLITS]:
+    outputs = [out / "images", out / "mean.binaryproto"] + [out / f"{s}_lmdb" for s in SPLITS] + \
+              [out / f"{s}.txt" for s in SPLITS]
+    for p in outputs:
         ensure_new(p, overwrite)
     t = time.perf_counter()
     data = read_fer_csv(csv, n_classes=len(class_names) if class_names else len(EMOTIONS), progress=progress)
     timings.add("parse csv", t, len(data.labels))
-    out.mkdir(parents=True, exist_ok=True)
-    exported = export_fer_images(data, out / "images", fmt=fmt, quality=quality, splits=splits,
+    created = _make_dirs(out)
+    _remove_stale_stages(out)
+    stage = out / f"{_STAGE}{os.getpid()}"
+    try:
+        stage.mkdir()
+        built = _build(data, out, stage, fmt, quality, splits, class_names, progress, timings)
+        for name in built:
+            replace(stage / name, out / name)
+        for p in outputs:  # outputs of an earlier run (--overwrite) that the new image tree does not match
+            if p.name not in built:
+                remove(p)
+    except BaseException as e:
+        remove(stage)
+        for d in created:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        if isinstance(e, OSError):
+            raise renamed(e, stage, out) from None  # the path the user knows, not the build folder's
+        raise
+    remove(stage)
+    return timings
+
+
+_STAGE = ".make_lmdb.tmp"
+
+
+def _build(data: FerData, out: Path, stage: Path, fmt: str, quality: int, splits: Sequence[str],
+           class_names: Sequence[str] | None, progress: bool, timings: Timings) -> list[str]:
+    """Write every output into ``stage`` (logging their final paths in ``out``); returns their names."""
+    exported = export_fer_images(data, stage / "images", fmt=fmt, quality=quality, splits=splits,
                                  class_names=class_names, progress=progress, timings=timings)
-    stale = [out / f"{s}{x}" for s in SPLITS if s not in exported for x in (".txt", "_lmdb")]
-    for p in stale + ([] if "train" in exported else [out / "mean.binaryproto"]):
-        if p.is_dir():  # outputs of an earlier run (--overwrite) that the new image tree does not match
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
+    built = ["images"]
     t = time.perf_counter()
     for split, (entries, pixels) in exported.items():
-        write_index(out / f"{split}.txt", entries)
+        write_index(stage / f"{split}.txt", entries)
+        built.append(f"{split}.txt")
         t = timings.add(f"index {split}", t, len(entries))
 
         def records(entries=entries, pixels=pixels, split=split):
@@ -133,13 +168,44 @@ def prepare_fer(csv: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str 
                 yield f"{i:08d}_{rel}".encode(), array_to_datum(pixels[i], lab).SerializeToString()
 
         log.info("db_lmdb.cpp:35", f"Opened lmdb {out / f'{split}_lmdb'}")
-        n = write_lmdb(out / f"{split}_lmdb", records(), overwrite=overwrite, on_commit=log_processed)
+        n = write_lmdb(stage / f"{split}_lmdb", records(), on_commit=log_processed)
+        built.append(f"{split}_lmdb")
         t = timings.add(f"lmdb {split}", t, n)
     if "train" in exported:
         acc = MeanAccumulator()
         acc.add(exported["train"][1])
         mean = acc.mean()
-        write_blob_file(out / "mean.binaryproto", mean[None], legacy_4d=True)
+        write_blob_file(stage / "mean.binaryproto", mean[None], legacy_4d=True)
+        built.append("mean.binaryproto")
         log_mean(mean, str(out / "mean.binaryproto"))
         timings.add("mean", t, acc.count)
-    return timings
+    return built
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """mkdir -p ``path``; returns the folders it created, deepest first."""
+    created = []
+    p = path
+    while not p.exists() and p != p.parent:
+        created.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_stale_stages(out: Path) -> None:
+    """The hidden build folders of earlier runs that were killed (their process is gone)."""
+    for stage in out.glob(f"{_STAGE}*"):
+        pid = stage.name[len(_STAGE):]
+        if pid.isdigit() and not _alive(int(pid)):
+            remove(stage)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -12,7 +12,10 @@ mirrors follow Caffe's distribution, not its exact sequence.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import torch
 
 from .. import log
 from ..errors import CaffeError
@@ -98,3 +101,101 @@ class DataTransformer:
         if mirror:
             x = x[:, :, ::-1]
         return np.ascontiguousarray(x)
+
+
+@dataclass
+class Draws:
+    """One batch's random choices, per image: crop offsets and mirror flags."""
+    h_off: np.ndarray  # int64 (N,)
+    w_off: np.ndarray  # int64 (N,)
+    mirror: np.ndarray  # bool (N,)
+
+    def __getitem__(self, s: slice) -> "Draws":
+        return Draws(self.h_off[s], self.w_off[s], self.mirror[s])
+
+    @staticmethod
+    def concat(parts: list["Draws"]) -> "Draws":
+        return Draws(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("h_off", "w_off", "mirror")))
+
+
+class BatchTransformer:
+    """DataTransformer.transform for a whole batch of same-sized images, as tensor operations on any device.
+
+    The per-image DataTransformer stays the specification: ``draw`` takes from its generator, in its order
+    (per image: h_off and w_off when cropping in TRAIN, then mirror), so records, crops and flips are the
+    ones it would give; ``apply`` computes the same float32 values, ``(x - mean) * scale`` at the crop
+    position, then the flip (tests/data/test_transform.py holds the two equal for the same draws).
+    """
+
+    def __init__(self, spec: DataTransformer):
+        self.spec = spec
+        self._means: dict[torch.device, torch.Tensor] = {}
+
+    def check(self, chw: tuple[int, int, int], where: str) -> None:
+        """The errors DataTransformer.transform raises for an image of this shape, with the same words."""
+        s, (c, h, w) = self.spec, chw
+        s.infer_shape(chw)
+        if s.mean_file is not None and s.mean_file.shape != (c, h, w):
+            raise CaffeError(f"{where}: mean_file {s.param.mean_file} is "
+                             f"{'x'.join(map(str, s.mean_file.shape))} but the image is {c}x{h}x{w}")
+        if s.mean_file is None and s.mean_values.size not in (0, 1, c):
+            raise CaffeError(f"{where}: specify either 1 mean_value or as many as channels ({c}), "
+                             f"found {s.mean_values.size}")
+
+    def draw(self, n: int, h: int, w: int) -> Draws:
+        """The draws of ``n`` images of height h and width w, in one call on the generator.
+
+        numpy's bounded integers take the same bits per value whether drawn one by one or as an array of
+        bounds, so one call with the bounds interleaved per image (h range, w range, 2) equals the
+        per-image sequence of DataTransformer.transform, and leaves the generator in the same state."""
+        s = self.spec
+        random_crop = bool(s.crop) and s.phase == caffe_pb2.TRAIN
+        bounds = ([h - s.crop + 1, w - s.crop + 1] if random_crop else []) + ([2] if s.param.mirror else [])
+        if s.crop and not random_crop:
+            h_off = np.full(n, (h - s.crop) // 2, np.int64)
+            w_off = np.full(n, (w - s.crop) // 2, np.int64)
+        else:
+            h_off = w_off = np.zeros(n, np.int64)
+        mirror = np.zeros(n, bool)
+        if bounds and n:
+            v = s.rng.integers(np.tile(np.asarray(bounds, np.int64), n)).reshape(n, len(bounds))
+            if random_crop:
+                h_off, w_off = v[:, 0].copy(), v[:, 1].copy()
+            if s.param.mirror:
+                mirror = v[:, -1].astype(bool)
+        return Draws(h_off, w_off, mirror)
+
+    def _mean(self, device: torch.device) -> torch.Tensor | None:
+        if device not in self._means:
+            s = self.spec
+            if s.mean_file is not None:
+                m = torch.from_numpy(np.ascontiguousarray(s.mean_file, dtype=np.float32))
+            elif s.mean_values.size:
+                m = torch.from_numpy(s.mean_values.astype(np.float32)).reshape(-1, 1, 1)
+            else:
+                m = None
+            self._means[device] = m.to(device) if m is not None else None
+        return self._means[device]
+
+    def apply(self, x: torch.Tensor, d: Draws) -> torch.Tensor:
+        """Transform ``x`` (N, C, H, W), uint8 or float, on its device, into float32 (N, C, oh, ow)."""
+        n, c, h, w = x.shape
+        _, oh, ow = self.spec.infer_shape((c, h, w))
+        y = x.to(torch.float32, copy=True)
+        mean = self._mean(x.device)
+        if mean is not None:
+            y.sub_(mean)
+        if self.spec.scale != 1.0:
+            y.mul_(float(np.float32(self.spec.scale)))  # Caffe multiplies by the float32 scale
+        same_offsets = n == 0 or (d.h_off.min() == d.h_off.max() and d.w_off.min() == d.w_off.max())
+        if same_offsets and not d.mirror.any():
+            h0, w0 = (int(d.h_off[0]), int(d.w_off[0])) if n else (0, 0)
+            return y[:, :, h0:h0 + oh, w0:w0 + ow].contiguous()
+        dev = x.device
+        if oh != h:  # whole rows: row (n, c, h_off[n] + i) of the (N*C*H, W) view
+            rows = ((np.arange(n) * c)[:, None, None] + np.arange(c)[:, None]) * h + d.h_off[:, None, None]
+            rows = torch.from_numpy((rows + np.arange(oh)).reshape(-1)).to(dev, non_blocking=True)
+            y = y.view(n * c * h, w).index_select(0, rows).view(n, c, oh, w)
+        cols = d.w_off[:, None] + np.arange(ow)
+        cols = torch.from_numpy(np.where(d.mirror[:, None], cols[:, ::-1], cols)).to(dev, non_blocking=True)
+        return y.gather(3, cols.view(n, 1, 1, ow).expand(n, c, oh, ow))

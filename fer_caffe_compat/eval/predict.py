@@ -23,8 +23,10 @@ from ..errors import CaffeError
 from ..io import db as lmdb_io
 from ..io.blob import read_blob_file
 from ..net import Net, filter_net, load_net_param
+from ..net_weights import load_weights
 from ..proto import caffe_pb2
 from .faces import to_input_image
+from .tta import VIEWS, check_mode, views
 
 DATA_LAYERS = ("Data", "ImageData", "MemoryData", "DummyData", "HDF5Data", "WindowData", "Input")
 BATCH = 64
@@ -88,7 +90,8 @@ class Predictor:
 
     def __init__(self, model: str | os.PathLike, weights: str | os.PathLike, mean: str | os.PathLike | None = None,
                  scale: float | None = None, sample_shape: tuple[int, int, int] | None = None,
-                 output: str | None = None, batch_size: int = BATCH, device: str = "cpu"):
+                 output: str | None = None, batch_size: int = BATCH, device: str = "cpu",
+                 allow_missing_weights: bool = False):
         dep = deploy_form(load_net_param(model), str(model))
         t = dep.transform  # its mirror is ignored: Caffe would flip at random even in TEST; we stay deterministic
         self.scale = float(t.scale) if scale is None else float(scale)
@@ -118,7 +121,7 @@ class Predictor:
         self.input_blob = dep.input_blob
         self.param = dep.param
         self.net = Net(dep.param, phase=caffe_pb2.TEST)
-        self.net.copy_trained_layers_from(str(weights))
+        load_weights(self.net, str(weights), allow_missing_weights)
         self.device = torch.device(device)
         self.net.to(self.device)
         outs = [o for o in self.net.output_names if o != self.input_blob]
@@ -171,18 +174,12 @@ class Predictor:
             x *= np.float32(self.scale)
         return x
 
-    def crops(self, x: np.ndarray, oversample: bool) -> np.ndarray:
-        """The centred crop (1, C, h, w), or the ten crops of Caffe's oversample (10, C, h, w)."""
-        _, h, w = x.shape
-        ch, cw = self.input_shape[1:]
-        cy, cx = (h - ch) // 2, (w - cw) // 2  # Caffe's TEST-phase centre
-        if not oversample:
-            return x[None, :, cy:cy + ch, cx:cx + cw]
-        # caffe.io.oversample: corners in (top-left, top-right, bottom-left, bottom-right) order, the
-        # centre, then the same five flipped left-right
-        offs = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), (cy, cx)]
-        five = np.stack([x[:, i:i + ch, j:j + cw] for i, j in offs])
-        return np.concatenate([five, five[..., ::-1]])
+    def crops(self, x: np.ndarray, tta: bool | str) -> np.ndarray:
+        """The views of one normalised CHW image for test-time augmentation ``tta`` (eval/tta.py: none,
+        flip, tencrop; True is Caffe's oversample, tencrop): (V, C, h, w)."""
+        mode = "tencrop" if tta is True else "none" if tta is False or tta is None else tta
+        v = views(torch.from_numpy(np.ascontiguousarray(x))[None], self.input_shape[1:], mode)
+        return v[:, 0].numpy()
 
     # -- running ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -196,11 +193,13 @@ class Predictor:
             y = torch.softmax(y, dim=1)
         return y[:n].cpu().numpy()
 
-    def predict(self, images: Iterable[tuple[np.ndarray, str]], oversample: bool = False) -> np.ndarray:
-        """Probabilities (N, K) for (CHW image, where) pairs, in order."""
-        per = 10 if oversample else 1
+    def predict(self, images: Iterable[tuple[np.ndarray, str]], oversample: bool | str = False) -> np.ndarray:
+        """Probabilities (N, K) for (CHW image, where) pairs, in order; ``oversample`` is a TTA mode
+        (True: Caffe's ten crops)."""
+        mode = "tencrop" if oversample is True else "none" if not oversample else check_mode(oversample)
+        per = VIEWS[mode]
         if per > self.batch_size:
-            raise CaffeError(f"oversampling needs a batch of at least 10 crops, the batch is {self.batch_size}")
+            raise CaffeError(f"--tta {mode} needs a batch of at least {per} views, the batch is {self.batch_size}")
         pending: list[np.ndarray] = []
         results: list[np.ndarray] = []
 
@@ -210,7 +209,7 @@ class Predictor:
             pending.clear()
 
         for img, where in images:
-            pending.append(self.crops(self.normalized(img, where), oversample))
+            pending.append(self.crops(self.normalized(img, where), mode))
             if len(pending) * per + per > self.batch_size:
                 flush()
         if pending:

@@ -97,31 +97,42 @@ def write_lmdb(path: str | os.PathLike, records: Iterable[tuple[bytes, bytes]], 
     Transactions are committed every ``commit_every`` records and once at the end, calling
     ``on_commit(count)`` after each commit (convert_imageset logs "Processed N files." there).
     The environment is built under a temporary name and renamed when complete, so a failure leaves
-    nothing behind; an existing ``path`` is refused unless ``overwrite``.
+    nothing behind; an existing ``path`` is refused unless ``overwrite``. An LMDB failure (a full disk)
+    is an OSError naming ``path``.
     """
     ensure_new(path, overwrite)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with atomic_path(path) as tmp:
-        env = lmdb.open(str(tmp), map_size=MAP_SIZE, subdir=True, meminit=False, map_async=True)
-        try:
-            txn = env.begin(write=True)
+    try:
+        with atomic_path(path) as tmp:
+            env = lmdb.open(str(tmp), map_size=MAP_SIZE, subdir=True, meminit=False, map_async=True)
             try:
-                for key, value in records:
-                    txn.put(key, value)
-                    count += 1
-                    if count % commit_every == 0:
-                        txn.commit()
-                        if on_commit:
-                            on_commit(count)
-                        txn = env.begin(write=True)
-                txn.commit()
-            except BaseException:
-                txn.abort()
-                raise
-            if count % commit_every and on_commit:
-                on_commit(count)
-            env.sync(True)
-        finally:
-            env.close()
+                txn = env.begin(write=True)
+                try:
+                    for key, value in records:
+                        txn.put(key, value)
+                        count += 1
+                        if count % commit_every == 0:
+                            txn.commit()
+                            if on_commit:
+                                on_commit(count)
+                            txn = env.begin(write=True)
+                    txn.commit()
+                except BaseException:
+                    txn.abort()
+                    raise
+                if count % commit_every and on_commit:
+                    on_commit(count)
+                env.sync(True)
+            finally:
+                env.close()
+    except lmdb.Error as e:
+        raise lmdb_os_error(e, path) from None
     return count
+
+
+def lmdb_os_error(e: lmdb.Error, path: str | os.PathLike) -> OSError:
+    """py-lmdb's ``mdb_txn_commit: No space left on device`` as an OSError naming the database."""
+    reason = str(e).split(": ", 1)[-1]
+    code = next((n for n in range(1, 134) if os.strerror(n) == reason), None)
+    return OSError(code, reason, os.fspath(path)) if code else OSError(None, f"LMDB: {e}", os.fspath(path))

@@ -1,20 +1,24 @@
 """Data layers: Input, DummyData, MemoryData, Data (LMDB) and ImageData (list file of images).
 
 Each reads its next batch on every forward and keeps its own cursor, as Caffe's do: a TRAIN and a TEST
-net reading the same source move independently, and a new net starts at the first record. Tops are
-float32 CPU tensors; the net moves them to its device.
+net reading the same source move independently, and a new net starts at the first record. Data and
+ImageData read ahead on a thread (``data_param.prefetch`` batches, as Caffe) and transform the batch on
+the net's device (``next_batch(device)``); the other layers give float32 CPU tensors that the net moves.
 """
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
-from typing import Iterator
+import functools
+import os
+import weakref
 
-import lmdb
 import numpy as np
 import torch
 
 from .. import log
+from ..data.batches import ListReader, LmdbReader, _Reader
+from ..data.prefetch import Prefetcher
+from ..data.records import ImageList, LmdbRecords
 from ..data.transform import DataTransformer
 from ..errors import CaffeError
 from ..io.db import parse_datum
@@ -142,59 +146,69 @@ class MemoryDataLayer(_DataLayer):
         return out
 
 
-class _Records:
-    """A cursor over an LMDB that wraps around, logging Caffe's restart line.
-
-    The environment is opened for each batch and closed again: python-lmdb refuses a second open of
-    the same environment in one process, and a TRAIN and a TEST net (or a tool reading the database
-    directly) often share one. The cursor is kept as the key of the next record.
-    """
-
-    def __init__(self, source: str, where: str):
-        self.source, self.where = source, where
-        path = Path(source)
-        if not (path / "data.mdb").is_file():
-            raise CaffeError(f"{where}: data_param source {source}: not an LMDB database (no data.mdb)")
-        with self._cursor() as cur:
-            if not cur.first():
-                raise CaffeError(f"{where}: data_param source {source} holds no records")
-            self.next_key: bytes = cur.key()
-            self.first_value: bytes = cur.value()
-        log.info("db_lmdb.cpp:35", f"Opened lmdb {source}")
-
-    @contextlib.contextmanager
-    def _cursor(self) -> Iterator[lmdb.Cursor]:
-        try:
-            env = lmdb.open(self.source, readonly=True, lock=False, readahead=False, max_readers=1)
-        except lmdb.Error as e:
-            raise CaffeError(f"{self.where}: cannot open LMDB {self.source}: {e}") from None
-        try:
-            with env.begin(buffers=False) as txn:
-                yield txn.cursor()
-        finally:
-            env.close()
-
-    def take(self, n: int) -> list[tuple[bytes, bytes]]:
-        """The next ``n`` records (key, value), wrapping around at the end as DataLayer::Next does."""
-        out = []
-        with self._cursor() as cur:
-            if not cur.set_range(self.next_key):
-                cur.first()
-            for _ in range(n):
-                out.append((cur.key(), cur.value()))
-                if not cur.next():
-                    log.info("data_layer.cpp:73", "Restarting data prefetching from start.")
-                    cur.first()
-            self.next_key = cur.key()
-        return out
-
-
 def _batch_shape_log(src: str, shape) -> None:
     log.info(src, "output data size: " + ",".join(str(int(d)) for d in shape))
 
 
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device):
+    """On a CPU the batch's few cheap ops run best on one thread: torch's intra-op threads cost more in
+    their barriers than they save here, and far more when other processes share the cores (256 images
+    with mean and scale: 0.5 ms on one thread, 21 ms on two, on the 2-core machine under load)."""
+    n = torch.get_num_threads()
+    if device.type != "cpu" or n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+class _PrefetchingLayer(_DataLayer):
+    """Caffe's BasePrefetchingDataLayer: a reader makes batches ``data_param.prefetch`` ahead on a thread
+    (data/prefetch.py); the forward transforms the whole batch on the net's device (BatchTransformer),
+    then runs the augmenter in TRAIN when ``transform_param.augment`` asks for one (an extension)."""
+
+    def _start_pipeline(self, reader: _Reader, param) -> None:
+        self.reader = reader
+        self.transformer = reader.transformer
+        self._prefetch = Prefetcher(reader.produce, reader.state, reader.restore, param.data_param.prefetch,
+                                    name=f"prefetch {self.name}")
+        weakref.finalize(self, self._prefetch.close)
+        self._augment = None
+        if param.transform_param.HasField("augment"):
+            from ..data.augment import build_augmenter
+            seed = int(self.rng().integers(2**62)) if self.phase == caffe_pb2.TRAIN else 0
+            self._augment = build_augmenter(param.transform_param, self.phase, where=f"layer {self.name}",
+                                            seed=seed)
+
+    def next_batch(self, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+        """The next batch on ``device``: the transformed data (float32) and, with a second top, the labels."""
+        device = torch.device(device)
+        pin = device.type == "cuda"
+        if pin != self.reader.pin:
+            self._prefetch.rewind()
+            self.reader.pin = pin
+        b = self._prefetch.next()
+        for _ in range(b.wraps):
+            log.info("data_layer.cpp:73", "Restarting data prefetching from start.")
+        data = b.data.to(device, non_blocking=True)
+        if b.draws is not None:
+            with _one_cpu_thread(device):
+                data = self.reader.batcher.apply(data, b.draws)
+        labels = b.labels.to(device, non_blocking=True)
+        if self._augment is not None:
+            data, labels = self._augment(data, labels)
+        return [data, labels][:len(self.top_shapes)]
+
+    def forward(self) -> list[torch.Tensor]:
+        return self.next_batch("cpu")
+
+
 @register("Data")
-class DataLayer(_DataLayer):
+class DataLayer(_PrefetchingLayer):
     """Datum records from an LMDB in key order, through the DataTransformer."""
     min_tops = 1
     max_tops = 2
@@ -208,43 +222,31 @@ class DataLayer(_DataLayer):
         if p.backend != caffe_pb2.DataParameter.LMDB:
             raise self.fail(f"backend {caffe_pb2.DataParameter.DB.Name(p.backend)} is not supported: "
                             "use backend: LMDB (convert_imageset -backend lmdb)")
-        self.records = _Records(p.source, f"layer {self.name}")
-        self.transformer = DataTransformer(param.transform_param, phase, f"layer {self.name}", self.rng())
+        # shuffle (an extension): a new order at every pass, from the layer's generator
+        # (what the reader thread holds never refers to the layer: the layer's finalizer stops the thread)
+        self.records = LmdbRecords(p.source, f"layer {self.name}", self.rng().permutation if p.shuffle else None)
+        transformer = DataTransformer(param.transform_param, phase, f"layer {self.name}", self.rng())
+        where = f"{p.source}: first record"
+        first = transformer.datum_image(parse_datum(self.records.first_value, where), where)
+        item_shape = transformer.infer_shape(first.shape)
+        reader = LmdbReader(self.records, transformer, self.batch, item_shape)
+        tp = param.transform_param
+        self.records.decode_all(reader.decode, int(p.cache_mb), (tp.force_color, tp.force_gray))
         if p.rand_skip:
             skip = int(self.rng().integers(p.rand_skip))
             log.info("data_reader.cpp:94", f"Skipping first {skip} data points.")
             self.records.take(skip)
-        where = f"{p.source}: first record"
-        first = self.transformer.datum_image(parse_datum(self.records.first_value, where), where)
-        self.item_shape = self.transformer.infer_shape(first.shape)
-        self.top_shapes = [(self.batch, *self.item_shape)]
+        self.item_shape = item_shape
+        self.top_shapes = [(self.batch, *item_shape)]
         if len(param.top) > 1:
             self.top_shapes.append((self.batch,))
         _batch_shape_log("data_layer.cpp:45", self.top_shapes[0])
-
-    def _where(self, key: bytes) -> str:
-        return f"{self.param.data_param.source}: record {key.decode(errors='replace')}"
-
-    def forward(self) -> list[torch.Tensor]:
-        data = np.empty((self.batch, *self.item_shape), dtype=np.float32)
-        labels = np.empty((self.batch,), dtype=np.float32)
-        for i, (key, value) in enumerate(self.records.take(self.batch)):
-            where = self._where(key)
-            datum = parse_datum(value, where)
-            img = self.transformer.datum_image(datum, where)
-            if self.transformer.infer_shape(img.shape) != self.item_shape:
-                raise CaffeError(f"{where}: image is {'x'.join(map(str, img.shape))}, the batch is "
-                                 f"{'x'.join(map(str, self.item_shape))}")
-            data[i] = self.transformer.transform(img, where)
-            labels[i] = datum.label
-        out = [torch.from_numpy(data)]
-        if len(self.top_shapes) > 1:
-            out.append(torch.from_numpy(labels))
-        return out
+        self._start_pipeline(reader, param)
+        self.records.before_move = self._prefetch.rewind
 
 
 @register("ImageData")
-class ImageDataLayer(_DataLayer):
+class ImageDataLayer(_PrefetchingLayer):
     """Images named in a list file ("path label" per line) under root_folder, through the transformer."""
     min_tops = 2
     max_tops = 2
@@ -260,22 +262,27 @@ class ImageDataLayer(_DataLayer):
         self.is_color = bool(p.is_color)
         self.root = p.root_folder
         log.info("image_data_layer.cpp:38", f"Opening file {p.source}")
-        self.lines = self._read_list(p.source)
+        items = ImageList(self._read_list(p.source), self.rng().permutation if p.shuffle else None)
         if p.shuffle:
             log.info("image_data_layer.cpp:47", "Shuffling data")
-            self._shuffle()
-        log.info("image_data_layer.cpp:63", f"A total of {len(self.lines)} images.")
-        self.pos = 0
+            items.reshuffle()
+        log.info("image_data_layer.cpp:63", f"A total of {len(items.lines)} images.")
         if p.rand_skip:
             skip = int(self.rng().integers(p.rand_skip))
             log.info("image_data_layer.cpp:69", f"Skipping first {skip} data points.")
-            self.check(len(self.lines) > skip, "not enough points to skip")
-            self.pos = skip
-        self.transformer = DataTransformer(param.transform_param, phase, f"layer {self.name}", self.rng())
-        first = self._read(self.lines[self.pos][0])
-        self.item_shape = self.transformer.infer_shape(first.shape)
+            self.check(len(items.lines) > skip, "not enough points to skip")
+            items.pos = skip
+        transformer = DataTransformer(param.transform_param, phase, f"layer {self.name}", self.rng())
+        first = self._read(items.lines[items.order[items.pos]][0])
+        self.item_shape = transformer.infer_shape(first.shape)
         self.top_shapes = [(self.batch, *self.item_shape), (self.batch,)]
         _batch_shape_log("image_data_layer.cpp:90", self.top_shapes[0])
+        read = functools.partial(_read_image, self.root, self.is_color, self.new_h, self.new_w)
+        reader = ListReader(items, read, self.root, transformer, self.batch, self.item_shape)
+        key = (os.path.realpath(p.source), os.path.realpath(self.root or "."), self.is_color, self.new_h, self.new_w,
+               _mtime(p.source))
+        items.decode_all(reader.load, reader.where, int(param.data_param.cache_mb), key)
+        self._start_pipeline(reader, param)
 
     def _read_list(self, source: str) -> list[tuple[str, int]]:
         try:
@@ -299,32 +306,21 @@ class ImageDataLayer(_DataLayer):
             raise self.fail(f"image list {source} is empty")
         return lines
 
-    def _shuffle(self) -> None:
-        order = self.rng().permutation(len(self.lines))
-        self.lines = [self.lines[i] for i in order]
-
     def _read(self, path: str) -> np.ndarray:
-        from ..data.image import hwc_to_chw, read_image
+        return _read_image(self.root, self.is_color, self.new_h, self.new_w, path)
 
-        return hwc_to_chw(read_image(self.root + path, self.is_color, self.new_h, self.new_w))
 
-    def forward(self) -> list[torch.Tensor]:
-        data = np.empty((self.batch, *self.item_shape), dtype=np.float32)
-        labels = np.empty((self.batch,), dtype=np.float32)
-        for i in range(self.batch):
-            path, label = self.lines[self.pos]
-            img = self._read(path)
-            if self.transformer.infer_shape(img.shape) != self.item_shape:
-                raise CaffeError(f"{self.root + path}: image is {'x'.join(map(str, img.shape))}, the batch "
-                                 f"is {'x'.join(map(str, self.item_shape))} (set new_height/new_width)")
-            data[i] = self.transformer.transform(img, self.root + path)
-            labels[i] = label
-            self.pos += 1
-            if self.pos >= len(self.lines):  # Caffe's restart message here is a DLOG: silent in release
-                self.pos = 0
-                if self.param.image_data_param.shuffle:
-                    self._shuffle()
-        return [torch.from_numpy(data), torch.from_numpy(labels)]
+def _read_image(root: str, is_color: bool, new_h: int, new_w: int, path: str) -> np.ndarray:
+    from ..data.image import hwc_to_chw, read_image
+
+    return hwc_to_chw(read_image(root + path, is_color, new_h, new_w))
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 __all__ = ["InputLayer", "DummyDataLayer", "MemoryDataLayer", "DataLayer", "ImageDataLayer"]

@@ -39,7 +39,7 @@ class InnerProduct(Layer):
             raise CaffeError(f"layer {self.name} (InnerProduct): input shape {tuple(x.shape)} does not give "
                              f"K = {self.k} from axis {self.axis}")
         w = self.blobs[0]
-        flat = x if x.dim() == 2 and self.axis == 1 else x.reshape(count(lead), self.k)
+        flat = x if x.dim() == 2 and self.axis == 1 else x.reshape(-1, self.k)  # -1: a symbolic batch stays so
         y = F.linear(flat, w.t() if self.transpose else w, self.blobs[1] if self.bias_term else None)
         return [y if len(lead) == 1 else y.reshape(lead + (self.num_output,))]
 

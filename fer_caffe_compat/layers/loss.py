@@ -133,12 +133,18 @@ class SoftmaxWithLoss(_SoftmaxLossBase):
         super().__init__(param, bottom_shapes, phase)
         self.setup_axis(int(param.softmax_param.axis))
         self.mode = self.norm_mode(Norm.VALID)
+        # extension (not in Caffe 1.0): targets (1 - e) onehot + e / K; the backward stays p - target
+        self.smoothing = float(param.loss_param.label_smoothing)
+        self.check(0 <= self.smoothing < 1, f"loss_param.label_smoothing must be in [0, 1), "
+                                            f"found {self.smoothing:g}")
 
     def forward(self, x, label):
         lab, valid = self.labels(label, self.classes)
         w = torch.zeros(lab.shape[0], self.classes, dtype=x.dtype, device=x.device)
         # one-hot rows, zero where the label is ignored
         w.scatter_(1, lab.unsqueeze(1), 1.0 if self.ignore_label is None else valid.unsqueeze(1).to(x.dtype))
+        if self.smoothing:
+            w = w * (1 - self.smoothing) + (self.smoothing / self.classes) * w.sum(1, keepdim=True)
         return self.loss(x, w, FLT_MIN, valid)
 
 

@@ -46,16 +46,55 @@ class BatchNorm(Layer):
         self.add_blob((self.channels,), requires_grad=False)
         self.add_blob((1,), requires_grad=False)
         self.top_shapes = [shape]
+        object.__setattr__(self, "folded_scale", None)  # a Scale layer applied inside (fold_scale), not a child
 
     def _bcast(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return v.reshape((1, -1) + (1,) * (x.dim() - 2)) if x.dim() > 1 else v
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.dim() > 1 and (self.use_global_stats or (x.numel() > self.channels and self.eps > 0)):
+            return [self._fused(x)]
+        y = self._by_hand(x)
+        if self.folded_scale is not None:
+            y = self.folded_scale.scale(y)
+        return [y]
+
+    def _affine(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        sc = self.folded_scale
+        if sc is None:
+            return None, None
+        return sc.blobs[0], (sc.blobs[1] if sc.bias_term else None)
+
+    def _global_stats(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.blobs[2].to(dtype)[0]
+        factor = torch.where(f == 0, torch.zeros_like(f), 1.0 / torch.where(f == 0, torch.ones_like(f), f))
+        return self.blobs[0].to(dtype) * factor, self.blobs[1].to(dtype) * factor
+
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
+        """torch's batch_norm kernel (one pass, any memory format, float accumulation for bfloat16 inputs)
+        with Caffe's statistics: with momentum 1 its running buffers receive the batch mean and the
+        unbiased batch variance, which is what Caffe adds to its blobs."""
+        stat_dtype = self.blobs[0].dtype
+        weight, bias = self._affine()
+        if self.use_global_stats:
+            mean, var = self._global_stats(stat_dtype)
+            return torch.nn.functional.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
+        mean = torch.zeros(self.channels, dtype=stat_dtype, device=x.device)
+        var = torch.zeros_like(mean)
+        y = torch.nn.functional.batch_norm(x, mean, var, weight, bias, True, 1.0, self.eps)
+        with torch.no_grad():
+            b0, b1, b2 = self.blobs
+            b2.mul_(self.maf).add_(1.0)
+            b0.mul_(self.maf).add_(mean)
+            b1.mul_(self.maf).add_(var)
+        return y
+
+    def _by_hand(self, x: torch.Tensor) -> torch.Tensor:
+        """Caffe's arithmetic written out, for what torch's kernel does not take: 1-D inputs, one value per
+        channel (where Caffe's correction m / (m - 1) is 1), and eps 0 in training."""
         dims = [d for d in range(x.dim()) if d != 1]
         if self.use_global_stats:
-            f = self.blobs[2].to(x.dtype)[0]
-            factor = torch.where(f == 0, torch.zeros_like(f), 1.0 / torch.where(f == 0, torch.ones_like(f), f))
-            mean, var = self.blobs[0].to(x.dtype) * factor, self.blobs[1].to(x.dtype) * factor
+            mean, var = self._global_stats(x.dtype)
         else:
             mean = x.mean(dim=dims) if x.dim() > 1 else x.mean().reshape(1)
             centred = x - self._bcast(mean, x)
@@ -67,7 +106,7 @@ class BatchNorm(Layer):
                 b2.mul_(self.maf).add_(1.0)
                 b0.mul_(self.maf).add_(mean.detach().to(b0.dtype))
                 b1.mul_(self.maf).add_(var.detach().to(b1.dtype) * correction)
-        return [(x - self._bcast(mean, x)) / self._bcast(torch.sqrt(var + self.eps), x)]
+        return (x - self._bcast(mean, x)) / self._bcast(torch.sqrt(var + self.eps), x)
 
 
 def _param_extent(layer: Layer, shape: Shape, axis: int, num_axes: int, what: str) -> tuple[int, Shape]:
@@ -141,12 +180,37 @@ class Scale(Layer):
             self.add_blob(operand, sp.bias_filler)
         self.top_shapes = [shape]
 
+    folded = False  # set by fold_scale: the BatchNorm before it applies it, this layer passes x on
+
     def forward(self, x: torch.Tensor, *other: torch.Tensor) -> list[torch.Tensor]:
-        s = other[0] if other else self.blobs[0]
-        y = x * _broadcast(s, self.axis, x.dim())
-        if self.bias_term:
-            y = y + _broadcast(self.blobs[-1], self.axis, x.dim())
-        return [y]
+        if self.folded:
+            return [x]
+        if other:
+            return [self.scale(x, other[0])]
+        return [self.scale(x)]
+
+    def scale(self, x: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
+        s = self.blobs[0] if s is None else s
+        b = self.blobs[-1] if self.bias_term else None
+        if x.dtype in (torch.bfloat16, torch.float16):  # under autocast: stay in the half type
+            s, b = s.to(x.dtype), (b.to(x.dtype) if b is not None else None)
+        if b is None:
+            return x * _broadcast(s, self.axis, x.dim())
+        return torch.addcmul(_broadcast(b, self.axis, x.dim()), x, _broadcast(s, self.axis, x.dim()))
+
+
+def fold_scale(bn: BatchNorm, scale: Scale) -> bool:
+    """Let ``bn`` apply ``scale`` inside torch's batch_norm kernel (its weight and bias), the pair Caffe
+    writes as BatchNorm + Scale, when the Scale is a learned per-channel one on axis 1. The result is
+    the same arithmetic in one pass instead of three; the caller makes sure nothing reads the blob
+    between the two (they are in place on one blob). Returns whether it folded."""
+    sc_shape = tuple(scale.blobs[0].shape) if len(scale.blobs) else ()
+    if (len(scale.bottom_shapes) != 1 or scale.axis != 1 or sc_shape != (bn.channels,)
+            or len(bn.bottom_shapes[0]) < 2):
+        return False
+    object.__setattr__(bn, "folded_scale", scale)
+    scale.folded = True
+    return True
 
 
 class _MVNFunction(torch.autograd.Function):

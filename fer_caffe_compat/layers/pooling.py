@@ -74,7 +74,16 @@ def pool2d(x: torch.Tensor, method: int, g: PoolGeometry, want_mask: bool = Fals
     """Caffe's Pooling forward on a (N, C, H, W) tensor: [top] or [top, argmax mask] for MAX."""
     h, w = x.shape[-2:]
     pooled = g.pooled(h, w)
-    if method != STOCHASTIC and _native(g, h, w, pooled):
+    native = method != STOCHASTIC and _native(g, h, w, pooled)
+    if native and g.ceil and torch.compiler.is_exporting():
+        # An exported graph (ONNX, .pt2) never relies on ceil_mode: ONNX's shape rule keeps a window that
+        # starts in the padding, and runtimes differ on the AVE divisor of an overhanging window. Floor
+        # windows where they are Caffe's windows, else the explicit padding below: Caffe's windows and
+        # divisors either way (tools/export; training never takes this branch).
+        floor = PoolGeometry(g.kernel, g.stride, g.pad, ceil=False)
+        native = floor.pooled(h, w) == pooled
+        g = floor if native else g
+    if native:
         if method == AVE:
             return [F.avg_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil, count_include_pad=True)]
         if not want_mask:

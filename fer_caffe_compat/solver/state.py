@@ -22,6 +22,7 @@ class SolverState:
     learned_net: str = ""
     history: list[np.ndarray] = field(default_factory=list)
     current_step: int = 0
+    raw_weights: list[np.ndarray] = field(default_factory=list)  # extension: see SolverState.raw_weights
 
 
 def write_state(path: str | os.PathLike, state: SolverState) -> None:
@@ -30,6 +31,8 @@ def write_state(path: str | os.PathLike, state: SolverState) -> None:
                                 current_step=state.current_step)
     for h in state.history:
         msg.history.append(array_to_blob(np.asarray(h, dtype=np.float32)))
+    for w in state.raw_weights:
+        msg.raw_weights.append(array_to_blob(np.asarray(w, dtype=np.float32)))
     write_binary(path, msg)
 
 
@@ -50,5 +53,6 @@ def read_state(path: str | os.PathLike, shapes: Sequence[tuple[int, ...]] | None
                 raise CaffeError(f"{path}: history[{i}] has shape {blob_shape(msg.history[i])}, "
                                  f"the net's learnable blob {i} has shape {tuple(want)}")
             hist[i] = h.reshape(want)
+    raw = [blob_to_array(b, f"{path}: raw_weights[{i}]") for i, b in enumerate(msg.raw_weights)]
     return SolverState(iter=msg.iter, learned_net=msg.learned_net, history=hist,
-                       current_step=msg.current_step)
+                       current_step=msg.current_step, raw_weights=raw)

@@ -100,3 +100,15 @@ def test_parse_log_of_a_file_that_is_not_a_training_log_is_one_line_error(tmp_pa
     bad.write_text("hello\n")
     p = _py(bad, tmp_path)
     assert p.returncode == 1 and p.stderr.strip() == f'parse_log.py: error: {bad}: no "Solving" line: not a Caffe training log'
+
+
+def test_parse_log_sh_of_a_file_that_is_not_a_training_log_says_what_it_expected(tmp_path):
+    bad = tmp_path / "x.log"
+    bad.write_text("hello\n")
+    p = _sh(bad, tmp_path)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [
+        f"parse_log.sh: error: {bad}: not a Caffe training log: expected glog lines from caffe train or "
+        "tools/train, such as 'I1122 01:55:04.056345 12345 solver.cpp:289] Solving FER_LeNet' and then "
+        "'Iteration N (...), loss = X'"]
+    assert not list(tmp_path.glob("x.log.*"))

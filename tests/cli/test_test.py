@@ -2,10 +2,9 @@
 accuracy 0.05 and loss 1.95296 over the same two TEST batches)."""
 from __future__ import annotations
 
-import re
-
 from fer_caffe_compat import log
 
+from .. import glog
 from ..conftest import FIXTURES
 
 LENET = FIXTURES / "lenet"
@@ -17,18 +16,17 @@ def test_caffe_test_prints_batches_and_means(tmp_path, monkeypatch):
     out = tmp_path / "test.log"
     assert main(["-model", "lenet_train_test.prototxt", "-weights", "lenet_iter_0.caffemodel",
                  "-iterations", "2", "--log", str(out)]) == 0
-    body = [(line.split(" ")[3], line.split("] ", 1)[1]) for line in out.read_text().splitlines()
-            if re.match(r"^I\d{4} ", line) and "caffe.cpp" in line]
+    body = [(g.src, g.msg) for g in glog.lines(out.read_text()) if g.severity == "I" and "caffe.cpp" in g.src]
     assert body == [
-        ("caffe.cpp:274]", "Use CPU."),
-        ("caffe.cpp:280]", "Running for 2 iterations."),
-        ("caffe.cpp:303]", "Batch 0, accuracy = 0.1"),
-        ("caffe.cpp:303]", "Batch 0, loss = 1.93359"),
-        ("caffe.cpp:303]", "Batch 1, accuracy = 0"),
-        ("caffe.cpp:303]", "Batch 1, loss = 1.97232"),
-        ("caffe.cpp:308]", "Loss: 1.95296"),
-        ("caffe.cpp:320]", "accuracy = 0.05"),
-        ("caffe.cpp:320]", "loss = 1.95296 (* 1 = 1.95296 loss)"),
+        ("caffe.cpp:274", "Use CPU."),
+        ("caffe.cpp:280", "Running for 2 iterations."),
+        ("caffe.cpp:303", "Batch 0, accuracy = 0.1"),
+        ("caffe.cpp:303", "Batch 0, loss = 1.93359"),
+        ("caffe.cpp:303", "Batch 1, accuracy = 0"),
+        ("caffe.cpp:303", "Batch 1, loss = 1.97232"),
+        ("caffe.cpp:308", "Loss: 1.95296"),
+        ("caffe.cpp:320", "accuracy = 0.05"),
+        ("caffe.cpp:320", "loss = 1.95296 (* 1 = 1.95296 loss)"),
     ]
     assert not log._files
 

@@ -40,3 +40,23 @@ def test_two_gloo_processes_train_like_one_with_twice_the_batch(tmp_path, monkey
     for i, (a, b) in enumerate(zip(_weights(ddp / "lenet_iter_3.caffemodel"), _weights(one / "lenet_iter_3.caffemodel"))):
         d = np.abs(a - b).max() / np.abs(b).max()
         assert d < 1e-4, f"blob {i} {a.shape}: two ranks vs batch 20 differ by {d:.3g} of max|w|"
+
+
+def test_two_ranks_first_update_equals_one_rank_with_twice_the_batch_float64(tmp_path, monkeypatch, capsys):
+    """No --weights: each rank fills its own (random_seed + rank, as Caffe seeds solvers), and
+    DistributedDataParallel starts both from rank 0's, as Caffe's P2PSync copies the root solver's. In
+    float64, 2 ranks x batch 10 give one process's first update with batch 20 to round-off."""
+    (tmp_path / "ddp").mkdir()
+    (tmp_path / "one").mkdir()
+    ddp = workspace(tmp_path / "ddp")
+    one = workspace(tmp_path / "one", batch=20)
+    for run in (ddp, one):
+        write_solver(run, max_iter=1, extra="snapshot_after_train: true\n")
+    p = torchrun(ddp, 2, "--solver", "solver.prototxt", "--gpu", "cpu", "--float64")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert train_inproc(one, monkeypatch, capsys, "--solver", "solver.prototxt", "--float64").returncode == 0
+    a, b = _weights(ddp / "lenet_iter_1.caffemodel"), _weights(one / "lenet_iter_1.caffemodel")
+    assert len(a) == len(b) == 8
+    for i, (x, y) in enumerate(zip(a, b)):
+        d = np.abs(x - y).max() / np.abs(y).max()
+        assert d < 1e-12, f"blob {i} {x.shape}: two ranks vs batch 20 differ by {d:.3g} of max|w|"

@@ -17,12 +17,12 @@ base_lr: {base_lr}
 momentum: {momentum}
 weight_decay: 0.0005
 lr_policy: "{policy}"
-gamma: 0.5
-stepsize: 10
+gamma: {gamma}
+stepsize: {stepsize}
 display: 1
 max_iter: {max_iter}
 snapshot: {snapshot}
-snapshot_prefix: "lenet"
+snapshot_prefix: "{prefix}"
 random_seed: 1701
 solver_mode: CPU
 {extra}"""
@@ -42,10 +42,11 @@ def workspace(tmp: Path, batch: int = 10) -> Path:
 
 def write_solver(run: Path, name: str = "solver.prototxt", type: str = "SGD", base_lr: float = 0.01,
                  momentum: float = 0.9, policy: str = "step", max_iter: int = 3, snapshot: int = 0,
-                 extra: str = "") -> Path:
+                 extra: str = "", gamma: float = 0.5, stepsize: int = 10, prefix: str = "lenet") -> Path:
     p = run / name
-    p.write_text(SOLVER.format(type=type, base_lr=base_lr, momentum=momentum, policy=policy,
-                               max_iter=max_iter, snapshot=snapshot, extra=extra))
+    p.write_text(SOLVER.format(type=type, base_lr=base_lr, momentum=momentum, policy=policy, gamma=gamma,
+                               stepsize=stepsize, max_iter=max_iter, snapshot=snapshot, extra=extra,
+                               prefix=prefix))
     return p
 
 

@@ -12,6 +12,7 @@ from fer_caffe_compat import log
 from fer_caffe_compat.data.convert import convert_imageset, match_ext, read_list
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.io.db import datum_to_array, iter_records, parse_datum
+from tests import glog
 from tests.conftest import FIXTURES
 
 IMAGESET = FIXTURES / "imageset"
@@ -80,7 +81,7 @@ def test_convert_imageset_logs_like_caffe_with_a_commit_every_1000(tmp_path):
         convert_imageset(ROOT, str(listfile), str(tmp_path / "db"), gray=True, progress=False)
     finally:
         log.remove_file(h)
-    lines = [ln.split("] ", 1)[0].split()[-1] + "] " + ln.split("] ", 1)[1] for ln in logfile.read_text().splitlines()]
+    lines = [f"{src}] {msg}" for src, msg in glog.tagged(logfile.read_text())]
     assert lines == [
         "convert_imageset.cpp:89] A total of 1001 images.",
         f"db_lmdb.cpp:35] Opened lmdb {tmp_path / 'db'}",
@@ -125,3 +126,27 @@ def test_existing_db_is_refused_unless_overwrite(tmp_path):
         convert_imageset(ROOT, str(IMAGESET / "color.txt"), str(db), progress=False)
     convert_imageset(ROOT, str(IMAGESET / "color.txt"), str(db), overwrite=True, progress=False)
     assert _written(db) == _reference("color_lmdb")
+
+
+def test_empty_index_is_refused_and_writes_no_database(tmp_path):
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(CaffeError, match=r"empty\.txt: no 'path label' lines: nothing to convert"):
+        convert_imageset(ROOT, str(tmp_path / "empty.txt"), str(tmp_path / "db"), progress=False)
+    assert not (tmp_path / "db").exists()
+
+
+def test_check_decode_refuses_a_truncated_jpeg_and_writes_nothing(tmp_path):
+    import cv2
+
+    img = np.random.default_rng(1).integers(0, 256, (48, 48), dtype=np.uint8)
+    data = cv2.imencode(".jpg", img)[1].tobytes()
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / "a.jpg").write_bytes(data)
+    (tmp_path / "0" / "b.jpg").write_bytes(data[:int(len(data) * 0.6)])
+    (tmp_path / "list.txt").write_text("0/a.jpg 0\n0/b.jpg 0\n")
+    assert convert_imageset(f"{tmp_path}/", str(tmp_path / "list.txt"), str(tmp_path / "db"), gray=True,
+                            progress=False) == 2
+    with pytest.raises(CaffeError, match=r"list\.txt:2: .*0/b\.jpg: the image is truncated"):
+        convert_imageset(f"{tmp_path}/", str(tmp_path / "list.txt"), str(tmp_path / "db2"), gray=True,
+                         progress=False, check_decode=True)
+    assert not (tmp_path / "db2").exists()

@@ -55,6 +55,18 @@ def test_vectorised_and_line_by_line_parsers_agree_across_blocks(tmp_path, monke
         np.testing.assert_array_equal(d.usage, usage)
 
 
+@pytest.mark.parametrize("name", ["excel.csv", "excel.csv.gz"])
+def test_utf8_bom_before_the_header_is_read(tmp_path, name):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark."""
+    images, labels, usage = _rows(5, seed=2)
+    write_fer_csv(tmp_path / "a.csv", images, labels, usage)
+    data = b"\xef\xbb\xbf" + (tmp_path / "a.csv").read_bytes()
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    d = read_fer_csv(tmp_path / name)
+    np.testing.assert_array_equal(d.images, images)
+    np.testing.assert_array_equal(d.labels, labels)
+
+
 def test_two_column_csv_is_all_training(tmp_path):
     px = [5] * 2304
     (tmp_path / "t.csv").write_text("emotion,pixels\n" + f"3,{' '.join(map(str, px))}\n")

@@ -65,3 +65,39 @@ def test_unreadable_images_are_caffe_errors(tmp_path):
         read_image(tmp_path / "bad.jpg")
     with pytest.raises(CaffeError, match="record 7: could not decode"):
         decode_datum(encoded_datum(b"junk", 0), "record 7")
+
+
+def _cut(tmp_path, fmt: str, keep: float):
+    import cv2
+
+    img = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    data = cv2.imencode(f".{fmt}", img)[1].tobytes()
+    (tmp_path / f"whole.{fmt}").write_bytes(data)
+    (tmp_path / f"cut.{fmt}").write_bytes(data[:int(len(data) * keep)])
+    return tmp_path / f"whole.{fmt}", tmp_path / f"cut.{fmt}"
+
+
+def test_jpeg_truncated_at_60_percent_is_read_with_a_warning_naming_it(tmp_path, capsys):
+    from fer_caffe_compat import log
+
+    whole, cut = _cut(tmp_path, "jpg", 0.6)
+    h = log.add_file(tmp_path / "log.txt")
+    try:
+        assert read_image(whole, False).shape == (48, 48)
+        assert read_image(cut, False).shape == (48, 48)  # as OpenCV decodes it: grey below the cut
+    finally:
+        log.remove_file(h)
+    from tests import glog
+    assert glog.tagged((tmp_path / "log.txt").read_text()) == [
+        ("io.cpp:79", f"{cut}: the image is truncated: only part of it decodes; used as OpenCV decodes it "
+                      "(--check_decode refuses it)")]
+    with pytest.raises(CaffeError, match=rf"^{cut}: the image is truncated: only part of it decodes \(--check_decode\)$"):
+        read_image(cut, False, check_decode=True)
+    read_image(whole, False, check_decode=True)
+
+
+def test_png_cut_short_is_refused_or_flagged(tmp_path):
+    whole, cut = _cut(tmp_path, "png", 0.9)
+    read_image(whole, False, check_decode=True)
+    with pytest.raises(CaffeError, match=str(cut)):
+        read_image(cut, False, check_decode=True)

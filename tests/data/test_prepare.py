@@ -101,3 +101,51 @@ def test_a_bad_csv_leaves_nothing_behind(tmp_path):
     with pytest.raises(CaffeError, match=r"bad\.csv:2: expected 2304 pixels, found 3"):
         prepare_fer(tmp_path / "bad.csv", tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failure_leaves_the_previous_outputs_and_no_build_folder(tmp_path, small_csv, monkeypatch):
+    """make lmdb builds in a hidden folder and moves the results in at the end: a disk that fills up while
+    the LMDBs are written (here: the mean) leaves the earlier run's files as they were, and nothing else."""
+    import errno
+    import os
+
+    from fer_caffe_compat.data import prepare
+
+    out = tmp_path / "d"
+    prepare_fer(small_csv, out, progress=False)
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(prepare, "write_blob_file", full)
+    with pytest.raises(OSError) as e:
+        prepare_fer(small_csv, out, overwrite=True, progress=False)
+    assert e.value.filename == str(out)  # the folder the user named, not the hidden build folder
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before and not list(out.glob(".*"))
+
+
+def test_ctrl_c_while_the_lmdbs_are_written_removes_the_folders_the_run_created(tmp_path, small_csv, monkeypatch):
+    from fer_caffe_compat.data import prepare
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(prepare, "write_lmdb", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_fer(small_csv, tmp_path / "new" / "d", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_get_the_mode_the_umask_gives(tmp_path, small_csv):
+    """As Caffe's: mean.binaryproto and the index files were 0600 (mkstemp's mode) whatever the umask."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        prepare_fer(small_csv, tmp_path / "d", progress=False)
+    finally:
+        os.umask(old)
+    d = tmp_path / "d"
+    files = [d / "mean.binaryproto", d / "train.txt", d / "val.txt", d / "train_lmdb" / "data.mdb",
+             next((d / "images" / "train").rglob("*.jpg"))]
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: "0o644" for f in files}

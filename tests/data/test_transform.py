@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from fer_caffe_compat.data.transform import DataTransformer
 from fer_caffe_compat.errors import CaffeError
@@ -106,3 +107,44 @@ def test_float_datum_and_size_check():
     np.testing.assert_array_equal(out, np.array([[[1, 3], [5, 7]]], np.float32))
     with pytest.raises(CaffeError, match=r"rec: Datum holds 3 values"):
         transformer("").datum_image(caffe_pb2.Datum(channels=1, height=2, width=2, float_data=[1, 2, 3]), "rec")
+
+
+# ------------------------------------------------------------------------------- the batched transformer
+@pytest.mark.parametrize("text,phase", [
+    ("crop_size: 8 mirror: true scale: 0.25 MEAN_FILE", TRAIN),
+    ("crop_size: 8 mirror: true mean_value: 10 mean_value: 20 mean_value: 30", TRAIN),
+    ("crop_size: 9 mean_value: 100 scale: 0.017", TRAIN),
+    ("mirror: true MEAN_FILE scale: 0.00390625", TRAIN),
+    ("crop_size: 8 mirror: true MEAN_FILE", TEST),
+    ("crop_size: 11 scale: 3", TEST),
+    ("", TEST),
+])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_batch_transformer_equals_per_image_transformer_for_the_same_draws(tmp_path, text, phase, dtype):
+    """Caffe's semantics stay in DataTransformer: the batch, from the same seed, is the per-image result
+    bit for bit, and the generator ends where the per-image loop leaves it."""
+    from fer_caffe_compat.data.transform import BatchTransformer
+
+    mean = np.random.default_rng(1).random((3, 13, 11), dtype=np.float32) * 255
+    write_blob_file(tmp_path / "mean.binaryproto", mean[None])
+    text = text.replace("MEAN_FILE", f'mean_file: "{tmp_path / "mean.binaryproto"}"')
+    imgs = np.random.default_rng(2).integers(0, 256, (37, 3, 13, 11)).astype(dtype)
+    if dtype == np.float32:
+        imgs += np.float32(0.3)
+    one, many = transformer(text, phase, seed=9), transformer(text, phase, seed=9)
+    want = np.stack([one.transform(img) for img in imgs])
+    bt = BatchTransformer(many)
+    got = bt.apply(torch.from_numpy(imgs), bt.draw(len(imgs), 13, 11)).numpy()
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    assert one.rng.integers(1 << 40) == many.rng.integers(1 << 40)
+
+
+def test_batch_transformer_checks_like_the_per_image_one():
+    from fer_caffe_compat.data.transform import BatchTransformer
+
+    bt = BatchTransformer(transformer("mean_value: 1 mean_value: 2"))
+    with pytest.raises(CaffeError, match=r"rec 7: specify either 1 mean_value or as many as channels \(3\)"):
+        bt.check((3, 13, 11), "rec 7")
+    with pytest.raises(CaffeError, match=r"crop_size 20 is larger than the image \(13x11\)"):
+        BatchTransformer(transformer("crop_size: 20")).check((3, 13, 11), "r")

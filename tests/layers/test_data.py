@@ -216,3 +216,179 @@ def test_memory_data_cycles_through_the_arrays():
     labels = [net.forward()["label"].tolist() for _ in range(3)]
     assert labels == [[0, 1], [2, 3], [0, 1]]
     np.testing.assert_array_equal(net.forward()["data"].numpy(), data[2:])
+
+
+# ------------------------------------------------------------------------------- the data path (prefetch, memory)
+def _old_data_layer(records, transform: str, phase: int, seed: int, batch: int, n_batches: int):
+    """The batches of the per-image Data layer (records in key order through DataTransformer.transform)."""
+    from fer_caffe_compat.data.transform import DataTransformer
+
+    tp = parse_prototxt(transform, caffe_pb2.TransformationParameter())
+    t = DataTransformer(tp, phase, "layer data", np.random.default_rng(seed))
+    flat = [t.transform(records[i % len(records)]) for i in range(batch * n_batches)]
+    return [np.stack(flat[b * batch:(b + 1) * batch]) for b in range(n_batches)]
+
+
+def _layer_seed(torch_seed: int) -> int:
+    torch.manual_seed(torch_seed)
+    return int(torch.randint(0, 2**62, (1,)).item())
+
+
+@pytest.mark.parametrize("extra", ["", "cache_mb: 0", "prefetch: 0", "cache_mb: 0 prefetch: 1"])
+def test_data_layer_batches_are_the_per_image_transformers(extra):
+    """In memory or read per batch, prefetched or not: the records, crops and flips of the per-image path."""
+    data, _ = gray_records()
+    transform = (f'transform_param {{ mean_file: "{IMAGESET / "mean_gray.binaryproto"}" crop_size: 40 '
+                 'mirror: true scale: 0.5 }')
+    want = _old_data_layer(data, transform.split("{", 1)[1].rsplit("}", 1)[0], caffe_pb2.TRAIN,
+                           _layer_seed(11), 30, 4)
+    torch.manual_seed(11)
+    net = data_net(30, transform, caffe_pb2.TRAIN, extra=extra)
+    for b in range(4):
+        np.testing.assert_array_equal(net.forward()["data"].numpy(), want[b], err_msg=f"batch {b}")
+
+
+def test_a_cursor_moved_after_prefetching_reads_what_an_unprefetched_layer_reads():
+    """Solver.skip_data_to_iteration moves records by take(n): read-ahead batches are given back."""
+    torch.manual_seed(2)
+    ahead = data_net(10, "transform_param { crop_size: 44 mirror: true }", caffe_pb2.TRAIN)
+    torch.manual_seed(2)
+    sync = data_net(10, "transform_param { crop_size: 44 mirror: true }", caffe_pb2.TRAIN, extra="prefetch: 0")
+    for net in (ahead, sync):
+        net.forward()
+        net.forward()
+        net.layer_by_name("data").records.take(25)
+    for _ in range(6):
+        np.testing.assert_array_equal(ahead.forward()["data"].numpy(), sync.forward()["data"].numpy())
+
+
+def test_sharded_records_are_every_world_th_from_the_rank():
+    data, labels = gray_records()
+    net = data_net(4)
+    net.layer_by_name("data").records.shard(1, 3)
+    for b in range(3):
+        idx = [(1 + 3 * (4 * b + i)) % 70 for i in range(4)]
+        out = net.forward()
+        np.testing.assert_array_equal(out["data"].numpy(), data[idx].astype(np.float32))
+        np.testing.assert_array_equal(out["label"].numpy(), labels[idx])
+
+
+def _write_db(path, values):
+    env = lmdb.open(str(path), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for i, v in enumerate(values):
+            txn.put(f"{i:08d}".encode(), v)
+    env.close()
+
+
+def _raw(h: int, w: int, fill: int, label: int = 0) -> bytes:
+    return caffe_pb2.Datum(channels=1, height=h, width=w, data=bytes([fill]) * (h * w),
+                           label=label).SerializeToString()
+
+
+@pytest.mark.parametrize("extra", ["", "prefetch: 0"])
+@pytest.mark.parametrize("bad,message", [
+    (b"\xff\xff\xff", r"db: record 00000003: not a serialized Datum$"),
+    (_raw(5, 5, 9), r"db: record 00000003: image is 1x5x5, the batch is 1x4x4$"),
+])
+def test_a_bad_record_fails_in_the_forward_that_reaches_it_with_one_line(tmp_path, extra, bad, message):
+    _write_db(tmp_path / "db", [_raw(4, 4, i) for i in range(3)] + [bad] + [_raw(4, 4, 7)])
+    net = net_from_text(f'layer {{ name: "d" type: "Data" top: "data" data_param {{ source: "{tmp_path / "db"}" '
+                        f'batch_size: 2 backend: LMDB {extra} }} }}')
+    assert net.forward()["data"][:, 0, 0, 0].tolist() == [0, 1]
+    for _ in range(2):  # and again: the cursor stays before the failing batch
+        with pytest.raises(CaffeError, match=message):
+            net.forward()
+
+
+def test_different_sized_images_with_a_crop_are_transformed_one_by_one(tmp_path):
+    values = [_raw(6 + i % 2, 6 + i % 3, 10 * i) for i in range(7)]
+    _write_db(tmp_path / "db", values)
+    records = [np.frombuffer(parse_datum(v).data, np.uint8).reshape(1, parse_datum(v).height, parse_datum(v).width)
+               for v in values]
+    want = _old_data_layer(records, "crop_size: 5 mirror: true", caffe_pb2.TRAIN, _layer_seed(4), 3, 3)
+    torch.manual_seed(4)
+    net = net_from_text(f'layer {{ name: "d" type: "Data" top: "data" transform_param {{ crop_size: 5 mirror: true }} '
+                        f'data_param {{ source: "{tmp_path / "db"}" batch_size: 3 backend: LMDB }} }}', caffe_pb2.TRAIN)
+    for b in range(3):
+        np.testing.assert_array_equal(net.forward()["data"].numpy(), want[b])
+
+
+@pytest.mark.parametrize("extra", ["", "data_param { cache_mb: 0 prefetch: 0 }"])
+def test_image_data_shuffled_batches_are_the_per_image_layers(extra):
+    """Shuffles at each wrap, between the crops of one batch, from the same generator, in the same order."""
+    from fer_caffe_compat.data.image import hwc_to_chw, read_image
+    from fer_caffe_compat.data.transform import DataTransformer
+
+    lines = [ln.rsplit(" ", 1) for ln in (IMAGESET / "train.txt").read_text().splitlines()]
+    rng = np.random.default_rng(_layer_seed(5))
+    lines = [lines[i] for i in rng.permutation(len(lines))]
+    t = DataTransformer(caffe_pb2.TransformationParameter(crop_size=42, mirror=True), caffe_pb2.TRAIN, "t", rng)
+    want, pos = [], 0
+    for _ in range(3 * 30):
+        want.append(t.transform(hwc_to_chw(read_image(f"{IMAGESET}/{lines[pos][0]}", False))))
+        want[-1] = np.append(want[-1].reshape(-1), float(lines[pos][1]))
+        pos += 1
+        if pos == len(lines):
+            pos = 0
+            lines = [lines[i] for i in rng.permutation(len(lines))]
+    torch.manual_seed(5)
+    net = net_from_text(f'layer {{ name: "img" type: "ImageData" top: "img" top: "label" {extra} '
+                        'transform_param { crop_size: 42 mirror: true } image_data_param { '
+                        f'source: "{IMAGESET / "train.txt"}" root_folder: "{IMAGESET}/" batch_size: 30 shuffle: true '
+                        'is_color: false } }', caffe_pb2.TRAIN)
+    for b in range(3):
+        out = net.forward()
+        got = np.concatenate([out["img"].numpy().reshape(30, -1), out["label"].numpy()[:, None]], axis=1)
+        np.testing.assert_array_equal(got, np.stack(want[30 * b:30 * b + 30]), err_msg=f"batch {b}")
+
+
+def test_the_augmenter_runs_after_the_transform_in_train_only(monkeypatch):
+    """Issue 10's hook: build_augmenter(transform_param, phase, where=, seed=) -> None or aug(batch, labels)."""
+    import fer_caffe_compat.data.augment as augment
+
+    calls = []
+
+    def fake(tp, phase, where, seed):
+        calls.append((phase, where, type(seed)))
+        if phase != caffe_pb2.TRAIN:
+            return None
+        return lambda x, y: (x + 1000, y)
+
+    monkeypatch.setattr(augment, "build_augmenter", fake)
+    data, _ = gray_records()
+    for phase in (caffe_pb2.TRAIN, caffe_pb2.TEST):
+        out = data_net(5, "transform_param { augment { brightness: 0.1 } }", phase).forward()["data"].numpy()
+        np.testing.assert_array_equal(out, data[:5].astype(np.float32) + (1000 if phase == caffe_pb2.TRAIN else 0))
+    assert calls == [(caffe_pb2.TRAIN, "layer data", int), (caffe_pb2.TEST, "layer data", int)]
+
+
+@pytest.mark.parametrize("extra", ["", "cache_mb: 0", "prefetch: 0"])
+def test_data_shuffle_extension_visits_every_record_once_per_pass_in_a_seeded_order(extra):
+    """data_param shuffle (not in Caffe 1.0): each pass of the 70 records is a new permutation, the same
+    for the same seed, in memory or read record by record."""
+    data, _ = gray_records()
+    keys = {data[i].tobytes(): i for i in range(70)}
+
+    def passes(seed):
+        torch.manual_seed(seed)
+        net = data_net(35, "", caffe_pb2.TRAIN, extra=f"shuffle: true {extra}")
+        seen = [keys[img.astype(np.uint8).tobytes()] for _ in range(4) for img in net.forward()["data"].numpy()]
+        return seen[:70], seen[70:]
+    first, second = passes(3)
+    assert sorted(first) == sorted(second) == list(range(70))
+    assert first != list(range(70)) and first != second
+    assert passes(3) == (first, second)
+
+
+def test_a_dropped_net_stops_its_prefetch_threads():
+    import threading
+
+    for text in (f'layer {{ name: "gone1" type: "Data" top: "data" data_param {{ source: "{IMAGESET / "gray_lmdb"}" '
+                 'batch_size: 5 backend: LMDB shuffle: true cache_mb: 0 } }',
+                 f'layer {{ name: "gone2" type: "ImageData" top: "img" top: "label" image_data_param {{ '
+                 f'source: "{IMAGESET / "train.txt"}" root_folder: "{IMAGESET}/" batch_size: 5 shuffle: true }} }}'):
+        net = net_from_text(text, caffe_pb2.TRAIN)
+        net.forward()
+        del net
+    assert not [t.name for t in threading.enumerate() if t.name in ("prefetch gone1", "prefetch gone2")]

@@ -315,3 +315,45 @@ def test_infogain_source_of_wrong_size_is_an_error(tmp_path):
     with pytest.raises(CaffeError, match=r"layer i \(InfogainLoss\): infogain matrix .* needs 3x3 values"):
         make_layer(f'name: "i" type: "InfogainLoss" infogain_loss_param {{ source: "{tmp_path}/H.binaryproto" }}',
                    [(2, 3), (2,)])
+
+
+# -- label smoothing (extension) -------------------------------------------------------------------
+SMOOTH = 'name: "loss" type: "SoftmaxWithLoss" bottom: "x" bottom: "y" top: "l" loss_param { label_smoothing: 0.1 }'
+
+
+def test_label_smoothing_is_cross_entropy_with_smoothed_targets():
+    torch.manual_seed(0)
+    x, label = torch.randn(5, 7, dtype=F64), torch.tensor([0., 3, 6, 2, 2], dtype=F64)
+    layer = make_layer(SMOOTH, [(5, 7), (5,)])
+    target = torch.full((5, 7), 0.1 / 7, dtype=F64)
+    target[torch.arange(5), label.long()] += 0.9
+    expected = -(target * torch.log_softmax(x, 1)).sum() / 5
+    assert float(layer(x, label)[0]) == pytest.approx(float(expected), rel=1e-8)
+    assert float(expected) == pytest.approx(float(torch.nn.functional.cross_entropy(
+        x, label.long(), label_smoothing=0.1)), rel=1e-12)
+
+
+def test_label_smoothing_gradcheck_and_gradient_is_p_minus_target():
+    torch.manual_seed(1)
+    x = torch.randn(4, 7, dtype=F64, requires_grad=True)
+    label = torch.tensor([1., 0, 6, 3], dtype=F64)
+    layer = make_layer(SMOOTH, [(4, 7), (4,)])
+    assert torch.autograd.gradcheck(lambda t: layer(t, label)[0], (x,))
+    layer(x, label)[0].backward()
+    target = torch.full((4, 7), 0.1 / 7, dtype=F64)
+    target[torch.arange(4), label.long()] += 0.9
+    assert torch.allclose(x.grad, (torch.softmax(x.detach(), 1) - target) / 4, atol=1e-14)
+
+
+def test_label_smoothing_leaves_ignored_labels_out():
+    x, label = torch.randn(3, 4, dtype=F64), torch.tensor([1., 255, 2], dtype=F64)
+    layer = make_layer(SMOOTH.replace("label_smoothing: 0.1", "label_smoothing: 0.2 ignore_label: 255"),
+                       [(3, 4), (3,)])
+    keep = torch.tensor([0, 2])
+    ref = torch.nn.functional.cross_entropy(x[keep], label[keep].long(), label_smoothing=0.2)
+    assert float(layer(x, label)[0]) == pytest.approx(float(ref), rel=1e-8)
+
+
+def test_label_smoothing_out_of_range_is_one_line_error():
+    with pytest.raises(CaffeError, match=r"layer loss.*label_smoothing must be in \[0, 1\), found 1.5"):
+        make_layer(SMOOTH.replace("0.1", "1.5"), [(2, 7), (2,)])

@@ -167,3 +167,89 @@ def test_mvn_backward_is_caffes_formula_with_large_eps():
     yd = y.detach()
     ref = (g - g.mean() - yd * (g * yd).mean()) / denom
     torch.testing.assert_close(x.grad, ref)
+
+
+@pytest.mark.parametrize("phase", [caffe_pb2.TRAIN, caffe_pb2.TEST])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_batchnorm_fused_kernel_equals_caffes_arithmetic(phase, channels_last):
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 6, dtype=torch.float64) * 3 + 1
+    fused, by_hand = (bn("moving_average_fraction: 0.9", shape=(4, 3, 5, 6), phase=phase) for _ in range(2))
+    for layer in (fused, by_hand):
+        with torch.no_grad():
+            for b, v in zip(layer.blobs, ([0.5, -1.0, 2.0], [1.5, 0.5, 3.0], [0.8])):
+                b.copy_(torch.tensor(v))
+    xf = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    xf, xh = xf.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    g = torch.randn_like(x)
+    for _ in range(2):  # twice: the statistics accumulate
+        yf, yh = fused(xf)[0], by_hand._by_hand(xh)
+        torch.testing.assert_close(yf, yh, rtol=1e-12, atol=1e-12)
+        (yf * g).sum().backward()
+        (yh * g).sum().backward()
+    torch.testing.assert_close(xf.grad, xh.grad, rtol=1e-10, atol=1e-12)
+    for a, b in zip(fused.blobs, by_hand.blobs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_batchnorm_takes_bfloat16_inputs_with_float32_statistics():
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, 6, 6) * 2 + 3
+    a = bn("", shape=(8, 4, 6, 6), phase=caffe_pb2.TRAIN).float()
+    b = bn("", shape=(8, 4, 6, 6), phase=caffe_pb2.TRAIN).float()
+    y32, y16 = a(x)[0], b(x.bfloat16())[0]
+    assert y16.dtype == torch.bfloat16 and b.blobs[0].dtype == torch.float32
+    torch.testing.assert_close(y16.float(), y32, rtol=0.02, atol=0.02)
+    torch.testing.assert_close(b.blobs[0], a.blobs[0], rtol=0.01, atol=0.01)
+
+
+FOLD_NET = """
+layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: 4 dim: 3 dim: 5 dim: 5 }} }} }}
+layer {{ name: "conv" type: "Convolution" bottom: "x" top: "c"
+  convolution_param {{ num_output: 3 kernel_size: 3 pad: 1 weight_filler {{ type: "gaussian" std: 0.5 }} }} }}
+layer {{ name: "bn" type: "BatchNorm" bottom: "c" top: "{bn_top}" batch_norm_param {{ moving_average_fraction: 0.9 }} }}
+layer {{ name: "sc" type: "Scale" bottom: "{bn_top}" top: "{bn_top}"
+  scale_param {{ bias_term: true filler {{ type: "uniform" min: 0.5 max: 2 }} bias_filler {{ type: "uniform" }} }} }}
+layer {{ name: "ip" type: "InnerProduct" bottom: "{bn_top}" top: "y" inner_product_param {{ num_output: 2
+  weight_filler {{ type: "gaussian" std: 0.5 }} }} }}
+"""
+
+
+@pytest.mark.parametrize("phase", [caffe_pb2.TRAIN, caffe_pb2.TEST])
+def test_batchnorm_scale_pair_in_place_runs_folded_with_the_same_results(phase, monkeypatch):
+    from fer_caffe_compat.net import Net
+    from fer_caffe_compat.proto import parse_prototxt
+
+    def build(fold: bool) -> Net:
+        torch.manual_seed(3)
+        if not fold:
+            monkeypatch.setattr(Net, "_fold_batchnorm_scale", lambda self: None)
+        net = Net(parse_prototxt(FOLD_NET.format(bn_top="c"), caffe_pb2.NetParameter()), phase=phase).double()
+        monkeypatch.undo()
+        with torch.no_grad():  # statistics as after some training, for the TEST phase
+            for b, v in zip(net.layer_by_name("bn").blobs, ([0.1, -0.2, 0.3], [2.0, 1.0, 0.5], [1.5])):
+                b.copy_(torch.tensor(v))
+        return net
+    folded, plain = build(True), build(False)
+    assert folded.layer_by_name("sc").folded and not plain.layer_by_name("sc").folded
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    for _ in range(2):
+        ya, yb = folded.forward({"x": x})["y"], plain.forward({"x": x})["y"]
+        torch.testing.assert_close(ya, yb, rtol=1e-12, atol=1e-12)
+        ya.square().sum().backward()
+        yb.square().sum().backward()
+    for (name, a), (_, b) in zip(folded.named_parameters(), plain.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=name)
+        if a.grad is not None or b.grad is not None:
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12, msg=name)
+
+
+def test_batchnorm_scale_pair_on_separate_blobs_is_not_folded():
+    from fer_caffe_compat.net import Net
+    from fer_caffe_compat.proto import parse_prototxt
+    text = FOLD_NET.format(bn_top="c").replace('bottom: "c" top: "c" batch_norm_param',
+                                               'bottom: "c" top: "n" batch_norm_param')
+    text = text.replace('bottom: "c" top: "c"\n  scale_param', 'bottom: "n" top: "c2"\n  scale_param')
+    text = text.replace('"ip" type: "InnerProduct" bottom: "c"', '"ip" type: "InnerProduct" bottom: "c2"')
+    net = Net(parse_prototxt(text, caffe_pb2.NetParameter()), phase=caffe_pb2.TRAIN)
+    assert not net.layer_by_name("sc").folded  # "n" stays the normalised blob, as Caffe computes it

@@ -3,7 +3,7 @@ import pytest
 
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.proto import caffe_pb2
-from fer_caffe_compat.solver.lr_policy import check_policy, learning_rate
+from fer_caffe_compat.solver.lr_policy import check_policy, learning_rate, momentum
 
 
 def _param(**kw) -> caffe_pb2.SolverParameter:
@@ -62,12 +62,74 @@ def test_step_sets_current_step_to_iter_over_stepsize():
 
 
 def test_unknown_lr_policy_is_one_line_error():
-    with pytest.raises(CaffeError, match='unknown lr_policy "cosine"'):
-        check_policy(_param(lr_policy="cosine"))
+    with pytest.raises(CaffeError, match='unknown lr_policy "triangular"'):
+        check_policy(_param(lr_policy="triangular"))
     with pytest.raises(CaffeError, match="unknown lr_policy"):
-        learning_rate(_param(lr_policy="cosine"), 0)
+        learning_rate(_param(lr_policy="triangular"), 0)
 
 
-def test_negative_gamma_refused_as_caffe_does():
-    with pytest.raises(CaffeError, match="gamma >= 0"):
-        check_policy(_param(lr_policy="sigmoid", gamma=-0.5, stepsize=10))
+@pytest.mark.parametrize("policy", ["step", "exp", "inv", "multistep", "sigmoid"])
+@pytest.mark.parametrize("gamma", [-0.5, 0.0])
+def test_gamma_the_policy_uses_must_be_positive(policy, gamma):
+    with pytest.raises(CaffeError, match=rf'lr_policy "{policy}" needs gamma > 0, got {gamma:g}'):
+        check_policy(_param(lr_policy=policy, gamma=gamma, stepsize=10))
+
+
+@pytest.mark.parametrize("policy", ["step", "sigmoid"])
+@pytest.mark.parametrize("stepsize", [-1, 0])
+def test_stepsize_the_policy_uses_must_be_positive(policy, stepsize):
+    with pytest.raises(CaffeError, match=rf'lr_policy "{policy}" needs stepsize > 0'):
+        check_policy(_param(lr_policy=policy, gamma=0.5, stepsize=stepsize))
+
+
+def test_gamma_and_stepsize_a_policy_does_not_use_are_not_checked():
+    check_policy(_param(lr_policy="fixed", gamma=-1, stepsize=-1))
+    check_policy(_param(lr_policy="poly", power=1, gamma=0))
+
+
+# -- extensions (not in Caffe 1.0): literal sequences, worked out by hand ---------------------------------
+def _seq(n, **kw):
+    p = caffe_pb2.SolverParameter(**kw)
+    check_policy(p)
+    return [f"{learning_rate(p, it, 0)[0]:.6g}" for it in range(n)]
+
+
+def test_cosine_goes_from_base_lr_to_min_lr():
+    # min_lr + (base - min) (1 + cos(pi it / max_iter)) / 2
+    assert _seq(9, base_lr=0.1, lr_policy="cosine", max_iter=8, min_lr=0.01) == \
+        "0.1 0.0965746 0.0868198 0.0722208 0.055 0.0377792 0.0231802 0.0134254 0.01".split()
+
+
+def test_warmup_ramps_linearly_in_front_of_a_caffe_policy():
+    # (0.2 + 0.8 it / 4) * step rate, then Caffe's step policy unchanged
+    assert _seq(9, base_lr=0.1, lr_policy="step", gamma=0.5, stepsize=4, warmup_iter=4,
+                warmup_start_factor=0.2) == "0.02 0.04 0.06 0.08 0.05 0.05 0.05 0.05 0.025".split()
+
+
+def test_onecycle_rate_and_momentum_match_torch_onecycle():
+    p = caffe_pb2.SolverParameter(base_lr=0.1, lr_policy="onecycle", max_iter=10, momentum=0.95,
+                                  min_momentum=0.85)
+    rates = [f"{learning_rate(p, it, 0)[0]:.6g}" for it in range(10)]
+    moms = [f"{momentum(p, it):.6g}" for it in range(10)]
+    # torch.optim.lr_scheduler.OneCycleLR(max_lr=0.1, total_steps=10, pct_start=0.3,
+    #                                     base_momentum=0.85, max_momentum=0.95) gives the same
+    assert rates == "0.004 0.052 0.1 0.0950485 0.0811746 0.0611262 0.0388742 0.0188258 0.00495194 4e-07".split()
+    assert moms == "0.95 0.9 0.85 0.854952 0.868826 0.888874 0.911126 0.931174 0.945048 0.95".split()
+
+
+def test_momentum_is_caffes_constant_without_onecycle():
+    p = _param(lr_policy="step", gamma=0.5, stepsize=5, momentum=0.9)
+    assert all(momentum(p, it) == pytest.approx(0.9) for it in range(20))
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(lr_policy="cosine", max_iter=0), r"lr_policy \"cosine\" needs max_iter > 0"),
+    (dict(lr_policy="cosine", min_lr=0.5), r"min_lr must be in \[0, base_lr\]"),
+    (dict(lr_policy="onecycle", onecycle_pct_start=1.0), r"onecycle_pct_start must be in \(0, 1\)"),
+    (dict(lr_policy="step", stepsize=2, gamma=0.5, min_momentum=0.8), "min_momentum is only used by"),
+    (dict(lr_policy="fixed", warmup_iter=-1), "warmup_iter must be >= 0"),
+])
+def test_extension_policy_errors_are_one_line(kw, msg):
+    p = caffe_pb2.SolverParameter(base_lr=0.1, max_iter=kw.pop("max_iter", 10), momentum=0.9, **kw)
+    with pytest.raises(CaffeError, match=msg):
+        check_policy(p, "s.prototxt")

@@ -8,6 +8,7 @@ import torch
 
 from fer_caffe_compat.solver.state import read_state
 
+from .. import glog
 from ..conftest import FIXTURES
 from . import reference as R
 
@@ -75,12 +76,11 @@ def test_lenet_snapshots_at_15_and_30_match_caffe(float64_run):
 
 def test_lenet_log_lines_are_caffes(float64_run):
     _, lines, out = float64_run
-    body = [line.split("] ", 1)[1] for line in lines if "] " in line]
-    tags = [line.split(" ")[3] for line in lines if "] " in line]
+    tags, body = zip(*glog.tagged(lines))
     assert "Solving FER_LeNet" in body and "Learning Rate Policy: step" in body
-    assert body[-1] == "Optimization Done." and tags[-1] == "solver.cpp:332]"
+    assert body[-1] == "Optimization Done." and tags[-1] == "solver.cpp:332"
     i = body.index("Iteration 0, lr = 0.01")
-    assert tags[i] == "sgd_solver.cpp:112]"
+    assert tags[i] == "sgd_solver.cpp:112"
     assert body[i - 1] == "    Train net output #0: loss = 1.93359 (* 1 = 1.93359 loss)"
     assert body[i - 2].startswith("Iteration 0 (") and body[i - 2].endswith("iters), loss = 1.93359")
     assert f"Snapshotting to binary proto file {out}/lenet_iter_15.caffemodel" in body
@@ -167,12 +167,8 @@ def test_resume_with_data_position_continues_caffes_original_run(tmp_path, monke
 def _solver_lines(lines):
     """(file:line tag, message with numbers masked) of the solver's own glog lines."""
     import re
-    out = []
-    for line in lines:
-        m = re.match(r"^[IWEF]\d{4} [\d:.]+ +\d+ ((?:sgd_)?solver\.cpp:\d+)\] (.*)$", line)
-        if m and not m.group(2).startswith("Finetuning from"):
-            out.append((m.group(1), re.sub(r"-?\d+(\.\d+)?(e[-+]\d+)?", "N", m.group(2))))
-    return out
+    return [(src, re.sub(r"-?\d+(\.\d+)?(e[-+]\d+)?", "N", msg)) for src, msg in glog.tagged(lines)
+            if re.fullmatch(r"(sgd_)?solver\.cpp:\d+", src) and not msg.startswith("Finetuning from")]
 
 
 def test_lenet_solver_log_has_caffes_lines_in_caffes_order(float64_run):

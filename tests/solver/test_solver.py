@@ -10,6 +10,7 @@ import pytest
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.proto import caffe_pb2, read_prototxt
 
+from .. import glog
 from ..conftest import FIXTURES
 from . import reference as R
 
@@ -70,7 +71,7 @@ def test_tests_at_multiples_of_interval_and_max_iter_with_two_test_nets(tmp_path
     _, lines = R.run(LENET, "lenet_solver.prototxt", tmp_path, monkeypatch, weights="lenet_iter_0.caffemodel",
                      edit=_edit(max_iter=5, test_interval=2, test_iter=[1, 2], snapshot=0,
                                 test_initialization=False, test_compute_loss=True))
-    tests = [line.split("] ")[1] for line in lines if "Testing net" in line]
+    tests = [msg for msg in glog.messages(lines) if "Testing net" in msg]
     assert tests == ["Iteration 2, Testing net (#0)", "Iteration 2, Testing net (#1)",
                      "Iteration 4, Testing net (#0)", "Iteration 4, Testing net (#1)"]
     # max_iter 5 is not a multiple of 2: no last test (Caffe tests after training only when it is)

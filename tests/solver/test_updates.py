@@ -97,3 +97,61 @@ def test_legacy_solver_type_enum_and_caffe_checks():
         solver_type(caffe_pb2.SolverParameter(type="AdaGrad", momentum=0.9))
     with pytest.raises(CaffeError, match="momentum cannot be used with RMSProp"):
         solver_type(caffe_pb2.SolverParameter(type="RMSProp", momentum=0.9))
+
+
+def _caffe_blob_update(kind, w, g, hist, lr, decay, reg, iter_size, hp, it):
+    """One blob, Caffe's formulas written out with single-tensor ops (the reference for the fused path)."""
+    g = g.clone().mul_(1.0 / iter_size)
+    if decay:
+        g.add_(w if reg == "L2" else torch.sign(w), alpha=decay)
+    h = hist[0]
+    if kind == "SGD":
+        h.mul_(hp.momentum).add_(g, alpha=lr)
+        u = h
+    elif kind == "Nesterov":
+        old = h.clone()
+        h.mul_(hp.momentum).add_(g, alpha=lr)
+        u = h * (1 + hp.momentum) - old * hp.momentum
+    elif kind == "AdaGrad":
+        h.add_(g * g)
+        u = (g / (h.sqrt() + hp.delta)) * lr
+    elif kind == "RMSProp":
+        h.mul_(hp.rms_decay).add_(g * g, alpha=1 - hp.rms_decay)
+        u = (g / (h.sqrt() + hp.delta)) * lr
+    elif kind == "AdaDelta":
+        m, b = hp.momentum, hist[1]
+        h.mul_(m).add_(g * g, alpha=1 - m)
+        d = g * ((b + hp.delta) / (h + hp.delta)).sqrt()
+        b.mul_(m).add_(d * d, alpha=1 - m)
+        u = d * lr
+    else:
+        b1, b2, v = hp.momentum, hp.momentum2, hist[1]
+        h.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).add_(g * g, alpha=1 - b2)
+        u = (h / (v.sqrt() + hp.delta)) * (lr * math.sqrt(1 - b2 ** (it + 1)) / (1 - b1 ** (it + 1)))
+    w.sub_(u)
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam"])
+@pytest.mark.parametrize("reg", ["L2", "L1"])
+def test_fused_update_of_all_blobs_is_caffes_blob_by_blob_arithmetic_bit_for_bit(kind, reg):
+    """update_all (multi-tensor ops, blobs grouped by local rate and decay) gives, bit for bit, what
+    Caffe's formulas give one blob at a time: normalize -> regularize -> history and update -> w -= u."""
+    from fer_caffe_compat.solver.updates import update_all
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(4, 3), (4,), (2, 3, 5), (7,)]
+    rates, decays = [0.01, 0.02, 0.01, 0.0], [0.0005, 0.0, 0.0005, 0.001]
+    hp = Hyper(momentum=0.0 if kind in ("AdaGrad", "RMSProp") else 0.9, delta=1e-6, rms_decay=0.9)
+    p = caffe_pb2.SolverParameter(iter_size=2, regularization_type=reg)
+    sets = 2 if kind in ("AdaDelta", "Adam") else 1
+    w1 = [torch.randn(s, generator=g) for s in shapes]
+    h1 = [[torch.rand(s, generator=g) for s in shapes] for _ in range(sets)]
+    w2, h2 = [w.clone() for w in w1], [[h.clone() for h in hs] for hs in h1]
+    for it in range(3):
+        grads = [torch.randn(s, generator=g) for s in shapes]
+        update_all(kind, w1, [x.clone() for x in grads], h1, rates, decays, p, hp, it)
+        for i in range(len(shapes)):
+            _caffe_blob_update(kind, w2[i], grads[i], [hs[i] for hs in h2], rates[i], decays[i], reg, 2, hp, it)
+    for a, b in zip(w1 + [h for hs in h1 for h in hs], w2 + [h for hs in h2 for h in hs]):
+        assert torch.equal(a, b), f"{kind}: largest difference {(a - b).abs().max():.3g}"

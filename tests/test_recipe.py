@@ -1,0 +1,76 @@
+"""The FER CPU-hour recipe and its GPU variant: they build, train a few iterations with every extension
+they use, and their deploy nets compute what their train_val nets compute."""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from fer_caffe_compat.net import Net, load_net_param
+from fer_caffe_compat.proto import caffe_pb2, read_prototxt
+from fer_caffe_compat.proto.extensions import solver_file_extensions
+
+from .cli.train_workspace import train
+from .conftest import FIXTURES, ROOT
+
+RECIPES = {"fer_cpu_hour": "nets/fer_cpu_hour", "fer_gpu": "nets/fer_gpu"}
+
+
+@pytest.fixture
+def fer_dir(tmp_path):
+    """<tmp>/data/fer2013 laid out as `make lmdb` writes it, from the fixture image set (70 gray faces)."""
+    d = tmp_path / "data" / "fer2013"
+    d.mkdir(parents=True)
+    for name in ("train_lmdb", "val_lmdb"):
+        os.symlink(FIXTURES / "imageset" / "gray_lmdb", d / name)
+    os.symlink(FIXTURES / "imageset" / "mean_gray.binaryproto", d / "mean.binaryproto")
+    for sub in ("nets", "solvers"):
+        os.symlink(ROOT / sub, tmp_path / sub)
+    return tmp_path
+
+
+def _short_solver(tmp_path, name: str) -> str:
+    text = (ROOT / "solvers" / f"{name}_solver.prototxt").read_text()
+    for field, value in (("max_iter", 4), ("test_interval", 2), ("test_iter", 1), ("display", 1),
+                         ("snapshot", 0), ("solver_mode", "CPU")):
+        text = re.sub(rf"^{field}: .*$", f"{field}: {value}", text, flags=re.M)
+    text = re.sub(r'^snapshot_prefix: .*$', 'snapshot_prefix: "out/recipe"', text, flags=re.M)
+    (tmp_path / "short_solver.prototxt").write_text(text)
+    return "short_solver.prototxt"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_trains_with_its_extensions_and_the_deploy_net_agrees(fer_dir, name):
+    proc = train(fer_dir, "--solver", _short_solver(fer_dir, name), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stderr.splitlines() if "Extensions in use" in x)
+    for ext in ('lr_policy: "onecycle"', "ema_decay", "precision", "layer[data].transform_param.augment",
+                "layer[data].data_param.shuffle", "layer[loss].loss_param.label_smoothing"):
+        assert ext in line, (ext, line)
+    losses = [float(m) for m in re.findall(r"Iteration \d+ .*loss = ([-\d.e+naif]+)", proc.stderr)]
+    assert len(losses) >= 3 and all(np.isfinite(losses)), losses
+    weights = fer_dir / "out" / "recipe_iter_4.caffemodel"
+    assert weights.exists()
+    # the deploy net, fed the TEST net's centre-cropped batch, gives the TEST net's scores
+    os.chdir(fer_dir)
+    test_net = Net(load_net_param(ROOT / f"{RECIPES[name]}_train_val.prototxt"), phase=caffe_pb2.TEST)
+    test_net.copy_trained_layers_from(str(weights))
+    deploy = load_net_param(ROOT / f"{RECIPES[name]}_deploy.prototxt")
+    deploy.layer[0].input_param.shape[0].dim[0] = 97
+    deploy_net = Net(deploy, phase=caffe_pb2.TEST)
+    deploy_net.copy_trained_layers_from(str(weights))
+    with torch.no_grad():
+        out = test_net.forward()
+        prob = deploy_net.forward({"data": out["data"]})["prob"]
+    torch.testing.assert_close(prob, torch.softmax(out["fc7"], 1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_deploy_nets_are_plain_caffe_and_solvers_say_what_they_extend(fer_dir, name):
+    os.chdir(fer_dir)
+    found = solver_file_extensions(f"solvers/{name}_solver.prototxt")
+    assert found and not [x for x in found if "_deploy" in x]
+    assert read_prototxt(ROOT / f"{RECIPES[name]}_deploy.prototxt", caffe_pb2.NetParameter()).layer[0].type == "Input"

@@ -39,6 +39,7 @@ help:
 	@echo "make plot LOG=logs/x.log    training curves as PNG"
 	@echo "make evaluate MODEL=... WEIGHTS=...   accuracy, report, confusion and ROC PNGs"
 	@echo "make bench, make bench-data  benchmarks"
+	@echo "make recipe CSV=fer2013.csv   the FER CPU-hour recipe: LMDBs, training, curves, PublicTest with TTA"
 	@echo "make zoo-results  train the 48x48 nets/zoo models for their budgets, PublicTest rows in README"
 	@echo "make baseline-results CSV=fer2013.csv   PCA/LBP/HOG x SVC/RF/GBM baselines, rows in README"
 	@echo "make crashtest   kill -9 a training run 30 times; every newest snapshot must load and resume"

@@ -21,7 +21,7 @@ def add_speed_arguments(ap: argparse.ArgumentParser, train: bool = True) -> None
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format for 4-D blobs and weights; default: "
                         + ("the solver's channels_last field, else " if train else "")
-                        + "on for float32 nets with convolutions (measured faster, README: Speed)")
+                        + "off (Caffe's NCHW; faster for some nets only: make bench)")
     g.add_argument("--compile", action="store_true", help="torch.compile the computing layers")
     g.add_argument("--cudnn_benchmark", action="store_true",
                    help="let cuDNN time its convolution algorithms per shape (GPU)")

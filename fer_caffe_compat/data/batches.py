@@ -41,6 +41,17 @@ class _Reader:
         self.item_shape = item_shape
         self.pin = False  # set by the layer: the net is on a GPU
 
+    def cursor(self):
+        """The reader's position in its source (records or list lines): ``state()`` / ``set_state()``."""
+        raise NotImplementedError
+
+    def state(self):
+        return self.cursor().state(), self.transformer.rng.bit_generator.state
+
+    def restore(self, state) -> None:
+        self.cursor().set_state(state[0])
+        self.transformer.rng.bit_generator.state = state[1]
+
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(a))
         return t.pin_memory() if self.pin else t
@@ -76,16 +87,12 @@ class LmdbReader(_Reader):
         super().__init__(transformer, batch, item_shape)
         self.records = records
 
+    def cursor(self):
+        return self.records
+
     def decode(self, value: bytes, where: str) -> tuple[np.ndarray, float]:
         datum = parse_datum(value, where)
         return self.transformer.datum_image(datum, where), float(datum.label)
-
-    def state(self):
-        return self.records.state(), self.transformer.rng.bit_generator.state
-
-    def restore(self, state) -> None:
-        self.records.set_state(state[0])
-        self.transformer.rng.bit_generator.state = state[1]
 
     def produce(self) -> RawBatch:
         got, wraps = self.records.read(self.batch)
@@ -114,19 +121,15 @@ class ListReader(_Reader):
         super().__init__(transformer, batch, item_shape)
         self.items, self.read, self.root = items, read, root
 
+    def cursor(self):
+        return self.items
+
     def load(self, i: int) -> tuple[np.ndarray, float]:
         path, label = self.items.lines[i]
         return self.read(path), float(label)
 
     def where(self, i: int) -> str:
         return self.root + self.items.lines[i][0]
-
-    def state(self):
-        return self.items.state(), self.transformer.rng.bit_generator.state
-
-    def restore(self, state) -> None:
-        self.items.set_state(state[0])
-        self.transformer.rng.bit_generator.state = state[1]
 
     def produce(self) -> RawBatch:
         dec = self.items.decoded

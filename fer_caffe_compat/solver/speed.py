@@ -1,11 +1,10 @@
 """Speed options of the nets a solver trains: memory format, mixed precision, torch.compile, cudnn.benchmark.
 
-These are extensions (not in Caffe 1.0). Mixed precision, compile and cudnn.benchmark are off unless asked
-for (SolverParameter ``precision``, tools/train ``--precision``, ``--compile``, ``--cudnn_benchmark``).
-The memory format has a measured default (``default_channels_last``): channels-last keeps the values
-of a float32 net and only changes the order of the float sums inside a convolution, so it is on where it
-was faster; ``channels_last`` in the solver (or ``--channels_last`` / ``--no-channels_last``) decides
-otherwise. float64 (the Caffe-parity runs) stays in Caffe's NCHW layout unless asked.
+These are extensions (not in Caffe 1.0), each off unless asked for: SolverParameter ``precision`` and
+``channels_last``, tools/train ``--precision``, ``--channels_last``, ``--compile``, ``--cudnn_benchmark``.
+Channels-last keeps the values of a net and only changes the order of the float sums inside a
+convolution; whether it is faster depends on the net (make bench: LeNet-FER 0.65x, AlexNet-48 1.12x on
+the 2-core development machine), so the blobs stay in Caffe's NCHW unless a solver or a flag asks.
 
 Mixed precision: autocast around the forward pass of the nets (the Net runs losses and Accuracy in
 float32, and hands back its outputs in float32); the weights, their gradients, the history and the update
@@ -24,13 +23,6 @@ PRECISIONS = {"float32": caffe_pb2.SolverParameter.FLOAT32, "bf16": caffe_pb2.So
               "fp16": caffe_pb2.SolverParameter.FP16}
 _AUTOCAST = {caffe_pb2.SolverParameter.BF16: torch.bfloat16, caffe_pb2.SolverParameter.FP16: torch.float16}
 
-def default_channels_last(net, dtype: torch.dtype) -> bool:
-    """On for float32 nets with a convolution: channels-last was faster on every net measured on this
-    CPU, LeNet-FER, AlexNet-48, a VGG-style BatchNorm net and ResNet-50 (README, "Speed"; make bench).
-    float64, the Caffe-parity runs, stays in Caffe's NCHW."""
-    return dtype == torch.float32 and any(p.type in ("Convolution", "Deconvolution") for p in net.layer_params)
-
-
 def autocast_dtype(param: caffe_pb2.SolverParameter) -> torch.dtype | None:
     return _AUTOCAST.get(param.precision)
 
@@ -44,7 +36,7 @@ def configure_net(net, param: caffe_pb2.SolverParameter, dtype: torch.dtype, sou
     if amp is torch.float16 and net.device.type == "cpu":
         log.warning("speed.py:52", f"{source}: precision FP16 on a CPU is slow (BF16 is the CPU's half format)")
     net.autocast_dtype = amp
-    net.set_memory_format(param.channels_last if param.HasField("channels_last") else default_channels_last(net, dtype))
+    net.set_memory_format(param.channels_last)
 
 
 class GradScaling:

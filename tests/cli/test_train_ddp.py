@@ -17,13 +17,19 @@ def _weights(path):
     return [blob_to_array(b) for layer in net.layer for b in layer.blobs]
 
 
-def test_two_gloo_processes_train_like_one_with_twice_the_batch(tmp_path, monkeypatch, capsys):
+def _ddp_and_one(tmp_path, max_iter: int, extra: str):
+    """Two workspaces with the same solver: "ddp" (batch 10 per rank) and "one" (batch 20)."""
     (tmp_path / "ddp").mkdir()
     (tmp_path / "one").mkdir()
     ddp = workspace(tmp_path / "ddp")
     one = workspace(tmp_path / "one", batch=20)
     for run in (ddp, one):
-        write_solver(run, max_iter=3, extra="test_iter: 1\ntest_interval: 3\ntest_initialization: false\n")
+        write_solver(run, max_iter=max_iter, extra=extra)
+    return ddp, one
+
+
+def test_two_gloo_processes_train_like_one_with_twice_the_batch(tmp_path, monkeypatch, capsys):
+    ddp, one = _ddp_and_one(tmp_path, max_iter=3, extra="test_iter: 1\ntest_interval: 3\ntest_initialization: false\n")
     p = torchrun(ddp, 2, "--solver", "solver.prototxt", "--gpu", "cpu", "--weights", "lenet_iter_0.caffemodel",
                  "--log_file", "train.log")
     assert p.returncode == 0, p.stderr[-3000:]
@@ -46,12 +52,7 @@ def test_two_ranks_first_update_equals_one_rank_with_twice_the_batch_float64(tmp
     """No --weights: each rank fills its own (random_seed + rank, as Caffe seeds solvers), and
     DistributedDataParallel starts both from rank 0's, as Caffe's P2PSync copies the root solver's. In
     float64, 2 ranks x batch 10 give one process's first update with batch 20 to round-off."""
-    (tmp_path / "ddp").mkdir()
-    (tmp_path / "one").mkdir()
-    ddp = workspace(tmp_path / "ddp")
-    one = workspace(tmp_path / "one", batch=20)
-    for run in (ddp, one):
-        write_solver(run, max_iter=1, extra="snapshot_after_train: true\n")
+    ddp, one = _ddp_and_one(tmp_path, max_iter=1, extra="snapshot_after_train: true\n")
     p = torchrun(ddp, 2, "--solver", "solver.prototxt", "--gpu", "cpu", "--float64")
     assert p.returncode == 0, p.stderr[-3000:]
     assert train_inproc(one, monkeypatch, capsys, "--solver", "solver.prototxt", "--float64").returncode == 0

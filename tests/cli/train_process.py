@@ -13,7 +13,7 @@ from typing import Callable
 from ..conftest import ROOT
 
 
-def _as_from_a_terminal() -> None:
+def as_from_a_terminal() -> None:
     """The child starts as a command typed in a terminal does: SIGINT and SIGTERM at their defaults. (A test
     run from a background job inherits SIGINT ignored, which Python, and so the tool, keeps.)"""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -27,7 +27,7 @@ class TrainProcess:
         self.proc = subprocess.Popen([str(ROOT / "tools" / "train"), *args], cwd=run, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
-                                     preexec_fn=_as_from_a_terminal)
+                                     preexec_fn=as_from_a_terminal)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

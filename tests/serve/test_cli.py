@@ -13,6 +13,7 @@ from fer_caffe_compat.cli import serve
 from fer_caffe_compat.errors import CaffeError
 
 from ..cli.tool_run import assert_one_line_error, run_tool
+from ..cli.train_process import as_from_a_terminal
 from ..conftest import ROOT
 from ..eval.tiny import DEPLOY, MEAN, SCALE
 
@@ -27,7 +28,8 @@ def test_tools_serve_answers_and_stops_on_sigint(weights, astronaut_png):
     port = _free_port()
     proc = subprocess.Popen([str(ROOT / "tools" / "serve"), "--model", str(DEPLOY), "--weights", str(weights),
                              "--mean", str(MEAN), "--scale", str(SCALE), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
         while True:

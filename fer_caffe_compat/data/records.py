@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import log
 from ..errors import CaffeError
+from ..io.db import reading
 
 Decode = Callable[[bytes, str], tuple[np.ndarray, float]]  # a record's value -> (CHW image, label)
 
@@ -37,8 +38,6 @@ class DecodedSource:
 
 _shared: "weakref.WeakValueDictionary[tuple, DecodedSource]" = weakref.WeakValueDictionary()
 _shared_lock = threading.Lock()
-_envs: dict[str, list] = {}  # real path -> [open lmdb.Environment, readers]
-_envs_lock = threading.Lock()
 
 
 def _decode_all(items: Iterator[tuple[str, Callable[[], tuple[np.ndarray, float]]]], n: int,
@@ -109,29 +108,9 @@ class LmdbRecords:
         self.order = shuffle(len(self.keys)) if shuffle is not None else None
         self.before_move: Callable[[], None] | None = None
 
-    @contextlib.contextmanager
-    def _env(self) -> Iterator[lmdb.Environment]:
-        """The database, open while it is read. python-lmdb refuses a second open of one database in a
-        process, so readers here share one environment (the TRAIN and TEST nets' prefetch threads may read
-        the same LMDB at once), and it is closed again when the last one is done."""
-        key = os.path.realpath(self.source)
-        with _envs_lock:
-            entry = _envs.get(key)
-            if entry is None:
-                try:
-                    env = lmdb.open(self.source, readonly=True, lock=False, readahead=False)
-                except lmdb.Error as e:
-                    raise CaffeError(f"{self.where}: cannot open LMDB {self.source}: {e}") from None
-                entry = _envs[key] = [env, 0]
-            entry[1] += 1
-        try:
-            yield entry[0]
-        finally:
-            with _envs_lock:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del _envs[key]
-                    entry[0].close()
+    def _env(self):
+        """The database, open while it is read (shared with every other reader of the process: io/db)."""
+        return reading(self.source, self.where)
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[lmdb.Cursor]:

@@ -1,7 +1,9 @@
 """LMDB environments of serialized Datum records, as Caffe's db_lmdb reads and writes them."""
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -16,33 +18,49 @@ MAP_SIZE = 1 << 40  # Caffe's LMDB_MAP_SIZE (1 TB, sparse)
 COMMIT_EVERY = 1000  # convert_imageset commits a transaction every 1000 records
 
 
-def open_read(path: str | os.PathLike) -> lmdb.Environment:
-    """Open an existing LMDB read-only (no lock file needed)."""
+_open: dict[str, list] = {}  # real path -> [lmdb.Environment, readers]
+_open_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike, where: str | None = None) -> Iterator[lmdb.Environment]:
+    """An existing LMDB, open read-only (no lock file) while it is read. python-lmdb refuses a second open
+    of one database in a process, so every reader here shares one environment (a net's prefetch threads,
+    a tool reading the records while a net reads them too); the last one done closes it. ``where`` prefixes
+    an error that names the database."""
     p = Path(path)
+    at = f"{where}: " if where else ""
     if not (p / "data.mdb").is_file():
-        raise CaffeError(f"{path}: not an LMDB database (no data.mdb)")
+        raise CaffeError(f"{at}{path}: not an LMDB database (no data.mdb)")
+    key = os.path.realpath(p)
+    with _open_lock:
+        entry = _open.get(key)
+        if entry is None:
+            try:
+                env = lmdb.open(str(p), readonly=True, lock=False, readahead=False, subdir=True)
+            except lmdb.Error as e:
+                raise CaffeError(f"{at}{path}: cannot open LMDB: {e}") from None
+            entry = _open[key] = [env, 0]
+        entry[1] += 1
     try:
-        return lmdb.open(str(p), readonly=True, lock=False, readahead=False, max_readers=1, subdir=True)
-    except lmdb.Error as e:
-        raise CaffeError(f"{path}: cannot open LMDB: {e}") from None
+        yield entry[0]
+    finally:
+        with _open_lock:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _open[key]
+                entry[0].close()
 
 
 def iter_records(path: str | os.PathLike) -> Iterator[tuple[bytes, bytes]]:
     """(key, value) pairs in key order, as Caffe's cursor visits them."""
-    env = open_read(path)
-    try:
-        with env.begin(buffers=False) as txn:
-            yield from txn.cursor()
-    finally:
-        env.close()
+    with reading(path) as env, env.begin(buffers=False) as txn:
+        yield from txn.cursor()
 
 
 def count_records(path: str | os.PathLike) -> int:
-    env = open_read(path)
-    try:
+    with reading(path) as env:
         return env.stat()["entries"]
-    finally:
-        env.close()
 
 
 def parse_datum(value: bytes, where: str = "record") -> caffe_pb2.Datum:

@@ -26,7 +26,7 @@ from ..net import Net, filter_net, load_net_param
 from ..net_weights import load_weights
 from ..proto import caffe_pb2
 from .faces import to_input_image
-from .tta import VIEWS, check_mode, views
+from .tta import VIEWS, mode_of, views
 
 DATA_LAYERS = ("Data", "ImageData", "MemoryData", "DummyData", "HDF5Data", "WindowData", "Input")
 BATCH = 64
@@ -177,8 +177,7 @@ class Predictor:
     def crops(self, x: np.ndarray, tta: bool | str) -> np.ndarray:
         """The views of one normalised CHW image for test-time augmentation ``tta`` (eval/tta.py: none,
         flip, tencrop; True is Caffe's oversample, tencrop): (V, C, h, w)."""
-        mode = "tencrop" if tta is True else "none" if tta is False or tta is None else tta
-        v = views(torch.from_numpy(np.ascontiguousarray(x))[None], self.input_shape[1:], mode)
+        v = views(torch.from_numpy(np.ascontiguousarray(x))[None], self.input_shape[1:], mode_of(tta))
         return v[:, 0].numpy()
 
     # -- running ------------------------------------------------------------------------------
@@ -196,7 +195,7 @@ class Predictor:
     def predict(self, images: Iterable[tuple[np.ndarray, str]], oversample: bool | str = False) -> np.ndarray:
         """Probabilities (N, K) for (CHW image, where) pairs, in order; ``oversample`` is a TTA mode
         (True: Caffe's ten crops)."""
-        mode = "tencrop" if oversample is True else "none" if not oversample else check_mode(oversample)
+        mode = mode_of(oversample)
         per = VIEWS[mode]
         if per > self.batch_size:
             raise CaffeError(f"--tta {mode} needs a batch of at least {per} views, the batch is {self.batch_size}")

@@ -23,6 +23,13 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def mode_of(value: bool | str | None) -> str:
+    """A TTA mode from a flag that may also be Caffe's ``oversample`` switch (True: tencrop; False/None: none)."""
+    if value is True:
+        return "tencrop"
+    return check_mode(value) if value else "none"
+
+
 def views(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     """(V, N, C, h, w) views of (N, C, H, W) for ``mode``; ``size`` (h, w) is the net's input size."""
     check_mode(mode)

@@ -187,6 +187,7 @@ class _Entry:
     need_backward: bool = False
     bottom_need_backward: list[bool] | None = None
     is_data: bool = False         # no bottoms; reads its next batch (or is fed) on every forward
+    float32: bool = False         # under mixed precision runs in float32 (losses, Accuracy)
 
 
 class Net(nn.Module):
@@ -314,7 +315,8 @@ class Net(nn.Module):
             for t in lp.top:
                 need_bw[t] = need
             self._entries.append(_Entry(lp, layer, list(lp.bottom), list(lp.top), detach, loss, need, bottom_need,
-                                        getattr(layer, "is_data", False)))
+                                        getattr(layer, "is_data", False),
+                                        getattr(layer, "is_loss", False) or lp.type in _FLOAT32_TYPES))
             self.layers.append(layer)
         self._mark_backward()
         self._fold_batchnorm_scale()
@@ -497,7 +499,7 @@ class Net(nn.Module):
             if self.autocast_dtype is None:
                 return e.layer(*bottoms)
             dev = self._probe.device.type
-            if getattr(e.layer, "is_loss", False) or e.param.type in _FLOAT32_TYPES:
+            if e.float32:
                 with torch.autocast(dev, enabled=False):
                     return e.layer(*[b.float() if b.is_floating_point() else b for b in bottoms])
             with torch.autocast(dev, dtype=self.autocast_dtype):

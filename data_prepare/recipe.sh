@@ -29,12 +29,15 @@ PREFIX="$(sed -n 's/^snapshot_prefix: *"\(.*\)"/\1/p' "$SOLVER")"
 WEIGHTS="$(ls "${PREFIX}"_iter_*.caffemodel 2>/dev/null | sort -V | tail -n 1 || true)"
 [ -n "$WEIGHTS" ] || { echo "recipe: training left no ${PREFIX}_iter_*.caffemodel" >&2; exit 1; }
 MODEL="$(sed -n 's/^net: *"\(.*\)"/\1/p' "$SOLVER")"
-for tta in none flip tencrop; do
+# none, flip and shift (the centre and four 4-pixel shifts, mirrored); tencrop only for a net that crops
+TTAS="none flip shift"
+grep -q "crop_size" "$MODEL" && TTAS="$TTAS tencrop"
+for tta in $TTAS; do
   tools/evaluate --model "$MODEL" --weights "$WEIGHTS" --db data/fer2013/val_lmdb --tta "$tta" \
     --out "${WEIGHTS%.caffemodel}_eval_$tta" > "${WEIGHTS%.caffemodel}_eval_$tta.txt"
 done
 echo "recipe: $WEIGHTS on PublicTest (data/fer2013/val_lmdb):"
-for tta in none flip tencrop; do
+for tta in $TTAS; do
   tools/_python - "${WEIGHTS%.caffemodel}_eval_$tta/metrics.json" "$tta" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))

@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tta", choices=MODES, default="none",
                     help="test-time augmentation (extension, not in caffe test): the data layer's images "
                          "are read uncropped and the scores of the views (flip: centre crop and mirror; "
-                         "tencrop: Caffe's oversample) are averaged as probabilities before the loss and "
-                         "accuracy layers")
+                         "tencrop: Caffe's oversample; shift: centre, four 4-pixel shifts and their mirrors) "
+                         "are averaged as probabilities before the loss and accuracy layers")
     add_speed_arguments(ap, train=False)
     a = ap.parse_args(argv)
     if a.iterations <= 0:

@@ -176,7 +176,7 @@ class Predictor:
 
     def crops(self, x: np.ndarray, tta: bool | str) -> np.ndarray:
         """The views of one normalised CHW image for test-time augmentation ``tta`` (eval/tta.py: none,
-        flip, tencrop; True is Caffe's oversample, tencrop): (V, C, h, w)."""
+        flip, tencrop, shift; True is Caffe's oversample, tencrop): (V, C, h, w)."""
         v = views(torch.from_numpy(np.ascontiguousarray(x))[None], self.input_shape[1:], mode_of(tta))
         return v[:, 0].numpy()
 

@@ -5,16 +5,22 @@ size (V, N, C, h, w); the class probabilities of the views are averaged.
 
 - ``none``: Caffe's TEST crop, centred at ``((H - h) // 2, (W - w) // 2)``;
 - ``flip``: that crop and its mirror;
-- ``tencrop``: Caffe's oversample: the four corner crops and the centre crop, then their mirrors.
+- ``tencrop``: Caffe's oversample: the four corner crops and the centre crop, then their mirrors;
+- ``shift``: the centre crop and that window moved SHIFT_PIXELS up, down, left and right, then their
+  mirrors. What a moved window takes from outside the image is 0, the mean (the views are of normalised
+  images), as a training ``augment { translate_pixels }`` fills it. Unlike tencrop it needs no crop_size:
+  it is the ten views of a net that sees the whole face.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import CaffeError
 
-MODES = ("none", "flip", "tencrop")
-VIEWS = {"none": 1, "flip": 2, "tencrop": 10}
+MODES = ("none", "flip", "tencrop", "shift")
+VIEWS = {"none": 1, "flip": 2, "tencrop": 10, "shift": 10}
+SHIFT_PIXELS = 4
 
 
 def check_mode(mode: str) -> str:
@@ -40,6 +46,11 @@ def views(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     cy, cx = (h - ch) // 2, (w - cw) // 2
     if mode == "tencrop":
         offs = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), (cy, cx)]
+    elif mode == "shift":
+        d = SHIFT_PIXELS
+        x = F.pad(x, (d, d, d, d))
+        cy, cx = cy + d, cx + d
+        offs = [(cy, cx), (cy - d, cx), (cy + d, cx), (cy, cx - d), (cy, cx + d)]
     else:
         offs = [(cy, cx)]
     five = torch.stack([x[:, :, i:i + ch, j:j + cw] for i, j in offs])

@@ -10,7 +10,7 @@ import torch
 
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.eval.predict import lmdb_samples
-from fer_caffe_compat.eval.tta import VIEWS, views
+from fer_caffe_compat.eval.tta import SHIFT_PIXELS, VIEWS, views
 from fer_caffe_compat.net import Net
 
 from .. import glog
@@ -31,16 +31,33 @@ def test_views_are_caffes_crops_and_their_mirrors():
     assert {m: views(x, (4, 4), m).shape[0] for m in VIEWS} == VIEWS
 
 
+def test_shift_views_move_the_centre_window_and_fill_with_the_mean():
+    d = SHIFT_PIXELS
+    x = torch.arange(1 * 1 * 9 * 10, dtype=torch.float32).reshape(1, 1, 9, 10) + 1  # no zero inside
+    shift = views(x, (9, 10), "shift")  # the whole image: the recipe's nets have no crop_size
+    padded = torch.zeros(1, 1, 9 + 2 * d, 10 + 2 * d)
+    padded[:, :, d:d + 9, d:d + 10] = x
+    offs = [(d, d), (0, d), (2 * d, d), (d, 0), (d, 2 * d)]  # centre, up, down, left, right
+    for k, (i, j) in enumerate(offs):
+        assert torch.equal(shift[k], padded[:, :, i:i + 9, j:j + 10])
+        assert torch.equal(shift[k + 5], shift[k].flip(-1))
+    assert torch.equal(shift[0], x)
+    assert (shift[1][0, 0, :d] == 0).all() and torch.equal(shift[1][0, 0, d:], x[0, 0, :9 - d])
+    small = views(x, (5, 6), "shift")  # with a crop: the centre crop's window, moved
+    assert torch.equal(small[0], views(x, (5, 6), "none")[0])
+    assert torch.equal(small[4], padded[:, :, 2 + d:2 + d + 5, 2 + 2 * d:2 + 2 * d + 6])
+
+
 def test_unknown_mode_and_too_small_image_are_errors():
-    with pytest.raises(CaffeError, match="--tta rotate: expected one of none, flip, tencrop"):
+    with pytest.raises(CaffeError, match="--tta rotate: expected one of none, flip, tencrop, shift"):
         views(torch.zeros(1, 1, 8, 8), (4, 4), "rotate")
     with pytest.raises(CaffeError, match="input 9x9 is larger than the image 8x8"):
         views(torch.zeros(1, 1, 8, 8), (9, 9), "none")
 
 
-def _expected(weights, mode: str, n: int):
+def _expected(weights, mode: str, n: int, side: int = 44):
     """Accuracy and mean loss of the averaged view probabilities, computed with the deploy net."""
-    net = Net(deploy_param(44))
+    net = Net(deploy_param(side))
     net.copy_trained_layers_from(str(weights))
     _, samples = lmdb_samples(GRAY_LMDB)
     items = [next(samples) for _ in range(n)]
@@ -48,13 +65,13 @@ def _expected(weights, mode: str, n: int):
     y = torch.tensor([label for _, label, _ in items])
     with torch.no_grad():
         probs = torch.stack([net.forward({"data": v})["prob"].reshape(n, -1).double()
-                             for v in views(x, (44, 44), mode)]).mean(0)
+                             for v in views(x, (side, side), mode)]).mean(0)
     acc = float((probs.argmax(1) == y).double().mean())
     loss = float(-torch.log(probs[torch.arange(n), y]).mean())
     return acc, loss
 
 
-@pytest.mark.parametrize("mode", ["flip", "tencrop"])
+@pytest.mark.parametrize("mode", ["flip", "tencrop", "shift"])
 def test_tools_test_scores_the_averaged_probabilities(tmp_path, mode):
     from fer_caffe_compat.cli.test import main
     model = tmp_path / "train_val.prototxt"
@@ -82,7 +99,7 @@ def test_tools_evaluate_tta_matches_tools_test(tmp_path):
     assert result["tta"] == "flip" and result["accuracy"] == pytest.approx(acc, abs=1e-9)
 
 
-def test_tencrop_without_crop_size_is_refused(tmp_path):
+def test_without_crop_size_shift_scores_and_tencrop_is_refused(tmp_path):
     from fer_caffe_compat.cli.test import main
     model = tmp_path / "train_val.prototxt"
     model.write_text(TRAIN_VAL.read_text().replace('"val_lmdb"', f'"{GRAY_LMDB}"')
@@ -90,3 +107,11 @@ def test_tencrop_without_crop_size_is_refused(tmp_path):
     weights = save_weights(tmp_path / "w.caffemodel", side=48)
     with pytest.raises(CaffeError, match="--tta tencrop needs a crop_size"):
         main(["--model", str(model), "--weights", str(weights), "--tta", "tencrop"])
+    out = tmp_path / "test.log"
+    assert main(["--model", str(model), "--weights", str(weights), "--iterations", "2", "--tta", "shift",
+                 "--log", str(out)]) == 0
+    means = {g.msg.split(" = ")[0]: float(g.msg.split(" = ")[1].split()[0])
+             for g in glog.lines(out.read_text()) if g.src == "caffe.cpp:320"}
+    acc, loss = _expected(weights, "shift", 8, side=48)  # 2 batches of 4
+    assert means["accuracy"] == pytest.approx(acc, abs=1e-6)
+    assert means["loss"] == pytest.approx(loss, rel=1e-5)

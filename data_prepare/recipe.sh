@@ -31,7 +31,7 @@ WEIGHTS="$(ls "${PREFIX}"_iter_*.caffemodel 2>/dev/null | sort -V | tail -n 1 ||
 MODEL="$(sed -n 's/^net: *"\(.*\)"/\1/p' "$SOLVER")"
 # none, flip and shift (the centre and four 4-pixel shifts, mirrored); tencrop only for a net that crops
 TTAS="none flip shift"
-grep -q "crop_size" "$MODEL" && TTAS="$TTAS tencrop"
+grep -q "^[^#]*crop_size" "$MODEL" && TTAS="$TTAS tencrop"
 for tta in $TTAS; do
   tools/evaluate --model "$MODEL" --weights "$WEIGHTS" --db data/fer2013/val_lmdb --tta "$tta" \
     --out "${WEIGHTS%.caffemodel}_eval_$tta" > "${WEIGHTS%.caffemodel}_eval_$tta.txt"

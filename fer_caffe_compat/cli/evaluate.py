@@ -19,7 +19,7 @@ from ..errors import CaffeError
 from ..eval import metrics, plots
 from ..eval.labels import class_names
 from ..eval.predict import csv_samples, list_samples, lmdb_samples
-from ..eval.tta import MODES
+from ..eval.tta import MODES, SHIFT_PIXELS
 from ..fsutil import write_text_atomic
 from ..io import db as lmdb_io
 from .common import ArgumentParser, run
@@ -42,8 +42,8 @@ def parse(argv: list[str]):
                         "(the same as --tta tencrop)")
     p.add_argument("--tta", choices=MODES, default=None,
                    help="test-time augmentation (extension): none (Caffe's centre crop), flip (centre and "
-                        "mirror), tencrop (Caffe's oversample), shift (centre and four 4-pixel shifts, and "
-                        "their mirrors: for nets that see the whole image)")
+                        f"mirror), tencrop (Caffe's oversample), shift (centre and four {SHIFT_PIXELS}-pixel "
+                        "shifts, and their mirrors: for nets that see the whole image)")
     p.add_argument("--top-k", type=int, default=2, help="k of the top-k accuracy (2)")
     p.add_argument("--out", help="folder for confusion.png, roc.png, metrics.json")
     add_speed_arguments(p, train=False)

@@ -11,7 +11,7 @@ import torch
 from .. import log
 from ..errors import CaffeError
 from ..proto import caffe_pb2
-from ..eval.tta import MODES, tta_forward
+from ..eval.tta import MODES, SHIFT_PIXELS, tta_forward
 from .common import ArgumentParser, run
 from .speed_args import add_speed_arguments, apply_to_net
 from .train import parse_gpus
@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tta", choices=MODES, default="none",
                     help="test-time augmentation (extension, not in caffe test): the data layer's images "
                          "are read uncropped and the scores of the views (flip: centre crop and mirror; "
-                         "tencrop: Caffe's oversample; shift: centre, four 4-pixel shifts and their mirrors) "
-                         "are averaged as probabilities before the loss and accuracy layers")
+                         f"tencrop: Caffe's oversample; shift: centre, four {SHIFT_PIXELS}-pixel shifts and their "
+                         "mirrors) are averaged as probabilities before the loss and accuracy layers")
     add_speed_arguments(ap, train=False)
     a = ap.parse_args(argv)
     if a.iterations <= 0:

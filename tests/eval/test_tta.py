@@ -71,6 +71,12 @@ def _expected(weights, mode: str, n: int, side: int = 44):
     return acc, loss
 
 
+def _test_means(log_file) -> dict[str, float]:
+    """tools/test's final means (caffe.cpp:320 lines: ``accuracy = 0.5``, ``loss = 1.9 (* 1 = 1.9 loss)``)."""
+    return {g.msg.split(" = ")[0]: float(g.msg.split(" = ")[1].split()[0])
+            for g in glog.lines(log_file.read_text()) if g.src == "caffe.cpp:320"}
+
+
 @pytest.mark.parametrize("mode", ["flip", "tencrop", "shift"])
 def test_tools_test_scores_the_averaged_probabilities(tmp_path, mode):
     from fer_caffe_compat.cli.test import main
@@ -80,8 +86,7 @@ def test_tools_test_scores_the_averaged_probabilities(tmp_path, mode):
     out = tmp_path / "test.log"
     assert main(["--model", str(model), "--weights", str(weights), "--iterations", "3", "--tta", mode,
                  "--log", str(out)]) == 0
-    means = {g.msg.split(" = ")[0]: float(g.msg.split(" = ")[1].split()[0])
-             for g in glog.lines(out.read_text()) if g.src == "caffe.cpp:320"}
+    means = _test_means(out)
     acc, loss = _expected(weights, mode, 12)  # 3 batches of 4
     assert means["accuracy"] == pytest.approx(acc, abs=1e-6)
     assert means["loss"] == pytest.approx(loss, rel=1e-5)
@@ -110,8 +115,7 @@ def test_without_crop_size_shift_scores_and_tencrop_is_refused(tmp_path):
     out = tmp_path / "test.log"
     assert main(["--model", str(model), "--weights", str(weights), "--iterations", "2", "--tta", "shift",
                  "--log", str(out)]) == 0
-    means = {g.msg.split(" = ")[0]: float(g.msg.split(" = ")[1].split()[0])
-             for g in glog.lines(out.read_text()) if g.src == "caffe.cpp:320"}
+    means = _test_means(out)
     acc, loss = _expected(weights, "shift", 8, side=48)  # 2 batches of 4
     assert means["accuracy"] == pytest.approx(acc, abs=1e-6)
     assert means["loss"] == pytest.approx(loss, rel=1e-5)

@@ -29,9 +29,14 @@ PREFIX="$(sed -n 's/^snapshot_prefix: *"\(.*\)"/\1/p' "$SOLVER")"
 WEIGHTS="$(ls "${PREFIX}"_iter_*.caffemodel 2>/dev/null | sort -V | tail -n 1 || true)"
 [ -n "$WEIGHTS" ] || { echo "recipe: training left no ${PREFIX}_iter_*.caffemodel" >&2; exit 1; }
 MODEL="$(sed -n 's/^net: *"\(.*\)"/\1/p' "$SOLVER")"
-# none, flip and shift (the centre and four 4-pixel shifts, mirrored); tencrop only for a net that crops
+# none, flip and shift (the centre and four shifted windows, mirrored); tencrop only for a net that crops
 TTAS="none flip shift"
-grep -q "^[^#]*crop_size" "$MODEL" && TTAS="$TTAS tencrop"
+if tools/_python - "$MODEL" <<'PY'
+import sys
+from fer_caffe_compat.net import load_net_param
+sys.exit(0 if any(l.transform_param.crop_size for l in load_net_param(sys.argv[1]).layer) else 1)
+PY
+then TTAS="$TTAS tencrop"; fi
 for tta in $TTAS; do
   tools/evaluate --model "$MODEL" --weights "$WEIGHTS" --db data/fer2013/val_lmdb --tta "$tta" \
     --out "${WEIGHTS%.caffemodel}_eval_$tta" > "${WEIGHTS%.caffemodel}_eval_$tta.txt"

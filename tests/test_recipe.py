@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -74,3 +75,22 @@ def test_recipe_deploy_nets_are_plain_caffe_and_solvers_say_what_they_extend(fer
     found = solver_file_extensions(f"solvers/{name}_solver.prototxt")
     assert found and not [x for x in found if "_deploy" in x]
     assert read_prototxt(ROOT / f"{RECIPES[name]}_deploy.prototxt", caffe_pb2.NetParameter()).layer[0].type == "Input"
+
+
+def test_recipe_script_trains_plots_and_scores_the_last_snapshot(fer_dir):
+    """data_prepare/recipe.sh (what `make recipe` runs) end to end on a 4-iteration copy of the CPU-hour
+    solver: training log, curves, and one PublicTest evaluation per TTA with its summary line. The net has
+    no crop_size, so there is no tencrop."""
+    for sub in ("data_prepare", "tools", "fer_caffe_compat", ".venv"):
+        if (ROOT / sub).exists():
+            os.symlink(ROOT / sub, fer_dir / sub)
+    solver = _short_solver(fer_dir, "fer_cpu_hour")
+    proc = subprocess.run(["bash", "data_prepare/recipe.sh", "no.csv", solver], cwd=fer_dir,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    assert (fer_dir / "logs" / "short.log").exists()
+    assert list((fer_dir / "logs" / "short_curves").glob("*.png"))
+    summary = proc.stdout[proc.stdout.index("on PublicTest"):]
+    assert re.findall(r"tta (\w+) +accuracy 0\.\d{4}", summary) == ["none", "flip", "shift"], summary
+    for tta in ("none", "flip", "shift"):
+        assert (fer_dir / "out" / f"recipe_iter_4_eval_{tta}" / "confusion.png").exists()

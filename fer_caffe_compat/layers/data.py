@@ -187,6 +187,10 @@ class _PrefetchingLayer(_DataLayer):
             seed = int(self.rng().integers(2**62)) if self.phase == caffe_pb2.TRAIN else 0
             self._augment = build_augmenter(param.transform_param, self.phase, where=f"layer {self.name}",
                                             seed=seed)
+        if self._augment is not None and self._augment.mixes:  # mixup / cutmix: rows of class weights
+            self.check(len(self.top_shapes) > 1, "transform_param.augment mixup_alpha / cutmix_alpha mix the "
+                                                 "labels: the layer needs a label top")
+            self.top_shapes[1] = (self.batch, int(param.transform_param.augment.num_classes))
 
     def next_batch(self, device: torch.device | str = "cpu") -> list[torch.Tensor]:
         """The next batch on ``device``: the transformed data (float32) and, with a second top, the labels."""

@@ -97,13 +97,16 @@ class _SoftmaxLossBase(LossLayer):
 
     max_tops = 2
 
-    def setup_axis(self, axis: int) -> None:
+    soft = False  # labels are (items, classes) rows of class weights (SoftmaxWithLoss, an extension)
+
+    def setup_axis(self, axis: int, soft_ok: bool = False) -> None:
         s0 = self.bottom_shapes[0]
         self.axis = canonical_axis(axis, len(s0), self)
         items = count(s0[:self.axis]) * count(s0[self.axis + 1:])
         self.classes = s0[self.axis]
         n_labels = count(self.bottom_shapes[1])
-        self.check(n_labels == items,
+        self.soft = soft_ok and n_labels != items and tuple(self.bottom_shapes[1]) == (items, self.classes)
+        self.check(n_labels == items or self.soft,
                    f"{n_labels} labels for {items} predictions (prediction shape "
                    f"{list(s0)}, class axis {self.axis})")
         if len(self.param.top) > 1:
@@ -115,7 +118,7 @@ class _SoftmaxLossBase(LossLayer):
             return x
         return x.movedim(self.axis, -1).reshape(-1, x.shape[self.axis])
 
-    def loss(self, x: torch.Tensor, w: torch.Tensor, clamp: float, valid: torch.Tensor
+    def loss(self, x: torch.Tensor, w: torch.Tensor, clamp: float, valid: torch.Tensor | None
              ) -> list[torch.Tensor]:
         outer = count(x.shape[:self.axis])
         items = w.shape[0]  # outer * inner of this batch
@@ -131,7 +134,11 @@ class _SoftmaxLossBase(LossLayer):
 class SoftmaxWithLoss(_SoftmaxLossBase):
     def __init__(self, param, bottom_shapes, phase=caffe_pb2.TEST):
         super().__init__(param, bottom_shapes, phase)
-        self.setup_axis(int(param.softmax_param.axis))
+        # extension (not in Caffe 1.0): a label bottom of (items, classes) rows of class weights (what a
+        # Data layer's augment { mixup_alpha / cutmix_alpha } makes) is taken as soft targets
+        self.setup_axis(int(param.softmax_param.axis), soft_ok=True)
+        self.check(not (self.soft and self.ignore_label is not None),
+                   "ignore_label does not apply to rows of class weights (a mixing Data layer's labels)")
         self.mode = self.norm_mode(Norm.VALID)
         # extension (not in Caffe 1.0): targets (1 - e) onehot + e / K; the backward stays p - target
         self.smoothing = float(param.loss_param.label_smoothing)
@@ -139,10 +146,15 @@ class SoftmaxWithLoss(_SoftmaxLossBase):
                                             f"found {self.smoothing:g}")
 
     def forward(self, x, label):
-        lab, valid = self.labels(label, self.classes)
-        w = torch.zeros(lab.shape[0], self.classes, dtype=x.dtype, device=x.device)
-        # one-hot rows, zero where the label is ignored
-        w.scatter_(1, lab.unsqueeze(1), 1.0 if self.ignore_label is None else valid.unsqueeze(1).to(x.dtype))
+        valid = None
+        if self.soft:
+            w = label.reshape(-1, self.classes).to(x.dtype)
+        else:
+            lab, valid = self.labels(label, self.classes)
+            w = torch.zeros(lab.shape[0], self.classes, dtype=x.dtype, device=x.device)
+            # one-hot rows, zero where the label is ignored
+            w.scatter_(1, lab.unsqueeze(1),
+                       1.0 if self.ignore_label is None else valid.unsqueeze(1).to(x.dtype))
         if self.smoothing:
             w = w * (1 - self.smoothing) + (self.smoothing / self.classes) * w.sum(1, keepdim=True)
         return self.loss(x, w, FLT_MIN, valid)

@@ -127,12 +127,93 @@ def test_labels_pass_through_and_float64_batches_work():
     assert out.dtype == torch.float64 and out.shape == x.shape and lab is y
 
 
+K = 7
+
+
+def _flat(n: int = K) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image i is the constant 10 + i and has label i % K: every pixel tells where it came from."""
+    x = (10 + torch.arange(n, dtype=torch.float32)).view(n, 1, 1, 1).expand(n, 1, H, W).contiguous()
+    return x, torch.arange(n, dtype=torch.float32) % K
+
+
+@pytest.mark.parametrize("text", [f"mixup_alpha: 0.4 num_classes: {K}", f"cutmix_alpha: 1 num_classes: {K}"])
+def test_mixing_takes_pixels_and_labels_in_the_same_proportions(text):
+    aug = _aug(text)
+    x, y = _flat()
+    for _ in range(20):
+        state = aug.gen.get_state()
+        out, rows = aug(x, y)
+        aug.gen.set_state(state)
+        aug.draw(K, H, W)
+        m = aug.draw_mix(K, H, W)
+        assert rows.shape == (K, K) and rows.dtype == torch.float32
+        assert torch.allclose(rows.sum(1), torch.ones(K))
+        for i in range(K):
+            j = int(m.perm[i])
+            if m.box is None:  # mixup: every pixel is the blend
+                assert torch.allclose(out[i], torch.full_like(out[i], m.lam * (10 + i) + (1 - m.lam) * (10 + j)))
+            else:  # cutmix: the partner's share of the pixels is its label weight
+                own = float((out[i] == 10 + i).double().mean()) if i != j else 1.0
+                assert own == pytest.approx(m.lam if i != j else 1.0, abs=1e-9)
+            if i != j:
+                assert float(rows[i, i]) == pytest.approx(m.lam) and float(rows[i, j]) == pytest.approx(1 - m.lam)
+
+
+def test_mixing_draw_statistics():
+    """l ~ Beta(a, a) (a Kolmogorov-Smirnov test against scipy's), a cutmix box has area fraction about
+    1 - l and lies inside the image, and with both alphas each kind takes about half of the batches."""
+    from scipy import stats
+
+    aug = _aug(f"mixup_alpha: 0.2 num_classes: {K}")
+    lams = [aug.draw_mix(8, H, W).lam for _ in range(2000)]
+    assert stats.kstest(lams, stats.beta(0.2, 0.2).cdf).pvalue > 1e-3
+    aug = _aug(f"cutmix_alpha: 1 num_classes: {K}")
+    for _ in range(500):
+        m = aug.draw_mix(8, H, W)
+        y0, x0, y1, x1 = m.box
+        assert 0 <= y0 <= y1 <= H and 0 <= x0 <= x1 <= W
+        assert m.lam == pytest.approx(1 - (y1 - y0) * (x1 - x0) / (H * W))
+    aug = _aug(f"mixup_alpha: 0.2 cutmix_alpha: 1 num_classes: {K}")
+    cut = sum(aug.draw_mix(8, H, W).box is not None for _ in range(2000))
+    assert cut == pytest.approx(1000, abs=5 * math.sqrt(500))  # 5 sigma of a binomial
+
+
+def test_mixing_comes_last_and_is_seeded():
+    """A batch is the batch without mixing, then mixed; the same seed gives the same batches."""
+    x, y = _batch(16), torch.arange(16.0) % K
+    text = "rotate_degrees: 10 erase_prob: 0.5"
+    plain, mixed = _aug(text), _aug(f"{text} mixup_alpha: 0.3 num_classes: {K}")
+    out, _ = mixed(x, y)
+    mixed.gen.manual_seed(7)
+    mixed.draw(16, H, W)
+    m = mixed.draw_mix(16, H, W)
+    p, _ = plain(x, y)
+    assert torch.allclose(out, m.lam * p + (1 - m.lam) * p[m.perm], atol=1e-4)
+    a1, a2, b = (_aug(f"{text} cutmix_alpha: 1 num_classes: {K}", seed=s) for s in (3, 3, 4))
+    for _ in range(3):
+        (o1, r1), (o2, r2), (o3, r3) = a1(x, y), a2(x, y), b(x, y)
+        assert torch.equal(o1, o2) and torch.equal(r1, r2)
+        assert not torch.equal(o1, o3)
+
+
+def test_mixing_needs_labels_of_its_classes():
+    aug = _aug(f"mixup_alpha: 0.2 num_classes: {K}")
+    with pytest.raises(CaffeError, match="^layer data: mixup_alpha / cutmix_alpha mix the labels: "
+                                         "the layer needs a label top$"):
+        aug(_batch(4))
+    with pytest.raises(CaffeError, match="^layer data: label 7 is not a class of transform_param.augment "
+                                         "num_classes 7$"):
+        aug(_batch(4), torch.tensor([0.0, 1.0, 7.0, 2.0]))
+
+
 @pytest.mark.parametrize("text, msg", [
     ("scale_min: 0.9 scale_max: 0.5", "need 0 < scale_min <= scale_max <= 1, found 0.9, 0.5"),
     ("aspect_min: 0", "need 0 < aspect_min <= aspect_max"),
     ("rotate_degrees: -1", r"rotate_degrees must be in \[0, 180\]"),
     ("contrast: 2", r"contrast must be in \[0, 1\]"),
     ("erase_prob: 1.5", r"erase_prob must be in \[0, 1\]"),
+    ("mixup_alpha: -1 num_classes: 7", "mixup_alpha must be >= 0, found -1"),
+    ("cutmix_alpha: 1", "mixup_alpha and cutmix_alpha need num_classes"),
 ])
 def test_bad_parameters_are_one_line_errors(text, msg):
     with pytest.raises(CaffeError, match=rf"^layer data: transform_param.augment: {msg}"):

@@ -344,16 +344,23 @@ def test_image_data_shuffled_batches_are_the_per_image_layers(extra):
 
 
 def test_the_augmenter_runs_after_the_transform_in_train_only(monkeypatch):
-    """Issue 10's hook: build_augmenter(transform_param, phase, where=, seed=) -> None or aug(batch, labels)."""
+    """Issue 10's hook: build_augmenter(transform_param, phase, where=, seed=) -> None or aug(batch, labels),
+    whose ``mixes`` says whether the labels come back as rows of class weights."""
     import fer_caffe_compat.data.augment as augment
 
     calls = []
+
+    class Plus1000:
+        mixes = False
+
+        def __call__(self, x, y):
+            return x + 1000, y
 
     def fake(tp, phase, where, seed):
         calls.append((phase, where, type(seed)))
         if phase != caffe_pb2.TRAIN:
             return None
-        return lambda x, y: (x + 1000, y)
+        return Plus1000()
 
     monkeypatch.setattr(augment, "build_augmenter", fake)
     data, _ = gray_records()
@@ -361,6 +368,34 @@ def test_the_augmenter_runs_after_the_transform_in_train_only(monkeypatch):
         out = data_net(5, "transform_param { augment { brightness: 0.1 } }", phase).forward()["data"].numpy()
         np.testing.assert_array_equal(out, data[:5].astype(np.float32) + (1000 if phase == caffe_pb2.TRAIN else 0))
     assert calls == [(caffe_pb2.TRAIN, "layer data", int), (caffe_pb2.TEST, "layer data", int)]
+
+
+MIX = "transform_param { augment { mixup_alpha: 0.4 num_classes: 7 } }"
+
+
+def test_a_mixing_data_layer_gives_rows_of_class_weights_that_softmax_loss_takes():
+    """augment { mixup_alpha } (extension): in TRAIN the label top is (N, 7) rows summing to 1 on the
+    batch's own classes, and a SoftmaxWithLoss set up on it trains; in TEST labels stay Caffe's."""
+    _, labels = gray_records()
+    net = net_from_text(f'layer {{ name: "data" type: "Data" top: "data" top: "label" {MIX} '
+                        f'data_param {{ source: "{IMAGESET / "gray_lmdb"}" batch_size: 10 backend: LMDB }} }} '
+                        'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" '
+                        '  inner_product_param { num_output: 7 weight_filler { type: "xavier" } } } '
+                        'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }',
+                        caffe_pb2.TRAIN)
+    out = net.forward()
+    rows = out["label"]
+    assert rows.shape == (10, 7) and torch.allclose(rows.sum(1), torch.ones(10))
+    assert set(torch.nonzero(rows)[:, 1].tolist()) <= set(labels[:10].astype(int).tolist())
+    assert torch.isfinite(out["loss"]) and float(out["loss"].detach()) > 0
+    assert data_net(10, MIX, caffe_pb2.TEST).forward()["label"].shape == (10,)
+
+
+def test_a_mixing_data_layer_needs_a_label_top():
+    with pytest.raises(CaffeError, match=r"^layer data \(Data\): transform_param.augment mixup_alpha / "
+                                         r"cutmix_alpha mix the labels: the layer needs a label top$"):
+        net_from_text(f'layer {{ name: "data" type: "Data" top: "data" {MIX} data_param {{ '
+                      f'source: "{IMAGESET / "gray_lmdb"}" batch_size: 10 backend: LMDB }} }}', caffe_pb2.TRAIN)
 
 
 @pytest.mark.parametrize("extra", ["", "cache_mb: 0", "prefetch: 0"])

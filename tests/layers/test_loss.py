@@ -357,3 +357,33 @@ def test_label_smoothing_leaves_ignored_labels_out():
 def test_label_smoothing_out_of_range_is_one_line_error():
     with pytest.raises(CaffeError, match=r"layer loss.*label_smoothing must be in \[0, 1\), found 1.5"):
         make_layer(SMOOTH.replace("0.1", "1.5"), [(2, 7), (2,)])
+
+
+# -- rows of class weights as labels (extension: what a mixing Data layer makes) ----------------------
+@pytest.mark.parametrize("smoothing", ["", "loss_param { label_smoothing: 0.1 }"])
+def test_soft_labels_are_cross_entropy_against_the_rows(smoothing):
+    """One-hot rows give the integer labels' loss and gradient; mixed rows give torch's cross entropy
+    with probability targets, and the gradient p - target (gradcheck)."""
+    torch.manual_seed(2)
+    x = torch.randn(5, 7, dtype=F64, requires_grad=True)
+    label = torch.tensor([0., 3, 6, 2, 2], dtype=F64)
+    hard = make_layer(f'name: "l" type: "SoftmaxWithLoss" {smoothing}', [(5, 7), (5,)])
+    soft = make_layer(f'name: "l" type: "SoftmaxWithLoss" {smoothing}', [(5, 7), (5, 7)])
+    rows = torch.nn.functional.one_hot(label.long(), 7).to(F64)
+    (g_hard,) = torch.autograd.grad(hard(x, label)[0], x)
+    (g_soft,) = torch.autograd.grad(soft(x, rows)[0], x)
+    assert float(soft(x, rows)[0].detach()) == pytest.approx(float(hard(x, label)[0].detach()), rel=1e-12)
+    assert torch.allclose(g_soft, g_hard, atol=1e-15)
+    mixed = 0.3 * rows + 0.7 * rows[torch.tensor([4, 2, 0, 1, 3])]
+    e = 0.1 if smoothing else 0.0
+    ref = torch.nn.functional.cross_entropy(x, mixed, label_smoothing=e)
+    # (label_smoothing is a float in the proto: 0.1 is 0.10000000149)
+    assert float(soft(x, mixed)[0].detach()) == pytest.approx(float(ref.detach()), rel=1e-8)
+    assert torch.autograd.gradcheck(lambda t: soft(t, mixed)[0], (x,))
+
+
+def test_soft_labels_take_no_ignore_label():
+    with pytest.raises(CaffeError, match=r"^layer l \(SoftmaxWithLoss\): ignore_label does not apply to rows "):
+        make_layer('name: "l" type: "SoftmaxWithLoss" loss_param { ignore_label: 255 }', [(5, 7), (5, 7)])
+    with pytest.raises(CaffeError, match="35 labels for 5 predictions"):  # rows only where Caffe takes a class
+        make_layer('name: "l" type: "InfogainLoss"', [(5, 7), (5, 7), (7, 7)])

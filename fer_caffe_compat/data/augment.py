@@ -178,7 +178,7 @@ class Augmenter:
         else:
             y0, x0, y1, x1 = m.box
             x = x.clone()
-            x[:, :, y0:y1, x0:x1] = x[perm][:, :, y0:y1, x0:x1]
+            x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]  # gathers the box only, not the whole partner
         return x, m.lam * rows + (1 - m.lam) * rows[perm]
 
     def __call__(self, batch: torch.Tensor, labels: torch.Tensor | None = None):

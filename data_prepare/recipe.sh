@@ -6,10 +6,13 @@
 #   4. the final snapshot on PublicTest without and with test-time augmentation
 #      (snapshots/fer_cpu_hour_iter_N_eval_<tta>/: confusion.png, roc.png, metrics.json).
 # Only the Training rows train, only PublicTest is scored: the PrivateTest rows are left for a final check.
+# CSV and SOLVER are paths from the caller's directory; the run itself happens in the repository root.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 CSV="${1:?usage: recipe.sh CSV [SOLVER]}"
-SOLVER="${2:-solvers/fer_cpu_hour_solver.prototxt}"
+CSV="$(realpath -m -- "$CSV")"
+SOLVER="${2:+$(realpath -m -- "$2")}"
+cd "$(dirname "$0")/.."
+SOLVER="${SOLVER:-solvers/fer_cpu_hour_solver.prototxt}"
 NAME="$(basename "$SOLVER" .prototxt)"; NAME="${NAME%_solver}"
 LOG="logs/$NAME.log"
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import numpy as np
 import pytest
 import torch
 
+from fer_caffe_compat.data.demo import write_demo_csv
 from fer_caffe_compat.net import Net, load_net_param
 from fer_caffe_compat.proto import caffe_pb2, read_prototxt
 from fer_caffe_compat.proto.extensions import solver_file_extensions
@@ -77,17 +79,24 @@ def test_recipe_deploy_nets_are_plain_caffe_and_solvers_say_what_they_extend(fer
     assert read_prototxt(ROOT / f"{RECIPES[name]}_deploy.prototxt", caffe_pb2.NetParameter()).layer[0].type == "Input"
 
 
-def test_recipe_script_trains_plots_and_scores_the_last_snapshot(fer_dir):
+def test_recipe_script_builds_trains_plots_and_scores_the_last_snapshot(fer_dir):
     """data_prepare/recipe.sh (what `make recipe` runs) end to end on a 4-iteration copy of the CPU-hour
-    solver: training log, curves, and one PublicTest evaluation per TTA with its summary line. The net has
-    no crop_size, so there is no tencrop."""
+    solver, called from another directory with paths relative to it: the LMDBs built from the CSV, the
+    training log, the curves, and one PublicTest evaluation per TTA with its summary line. The net has no
+    crop_size, so there is no tencrop."""
     for sub in ("data_prepare", "tools", "fer_caffe_compat", ".venv"):
         if (ROOT / sub).exists():
             os.symlink(ROOT / sub, fer_dir / sub)
-    solver = _short_solver(fer_dir, "fer_cpu_hour")
-    proc = subprocess.run(["bash", "data_prepare/recipe.sh", "no.csv", solver], cwd=fer_dir,
-                          capture_output=True, text=True, timeout=600)
+    shutil.rmtree(fer_dir / "data")
+    _short_solver(fer_dir, "fer_cpu_hour")
+    caller = fer_dir / "caller"
+    caller.mkdir()
+    write_demo_csv(caller / "faces.csv", 40, 12, 5, seed=3)
+    proc = subprocess.run(["bash", str(fer_dir / "data_prepare" / "recipe.sh"), "faces.csv",
+                           "../short_solver.prototxt"], cwd=caller, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    assert [len(list((fer_dir / "data" / "fer2013" / "images" / s).rglob("*.jpg"))) for s in ("train", "val")] \
+        == [40, 12]
     assert (fer_dir / "logs" / "short.log").exists()
     assert list((fer_dir / "logs" / "short_curves").glob("*.png"))
     ttas = ["none", "flip", "shift"]

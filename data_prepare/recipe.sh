@@ -8,11 +8,10 @@
 # Only the Training rows train, only PublicTest is scored: the PrivateTest rows are left for a final check.
 # CSV and SOLVER are paths from the caller's directory; the run itself happens in the repository root.
 set -euo pipefail
-CSV="${1:?usage: recipe.sh CSV [SOLVER]}"
-CSV="$(realpath -m -- "$CSV")"
-SOLVER="${2:+$(realpath -m -- "$2")}"
-cd "$(dirname "$0")/.."
-SOLVER="${SOLVER:-solvers/fer_cpu_hour_solver.prototxt}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CSV="$(realpath -m -- "${1:?usage: recipe.sh CSV [SOLVER]}")"
+SOLVER="$(realpath -m -- "${2:-$ROOT/solvers/fer_cpu_hour_solver.prototxt}")"
+cd "$ROOT"
 NAME="$(basename "$SOLVER" .prototxt)"; NAME="${NAME%_solver}"
 LOG="logs/$NAME.log"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -23,16 +22,23 @@ RECIPES = {"fer_cpu_hour": "nets/fer_cpu_hour", "fer_gpu": "nets/fer_gpu"}
 
 
 @pytest.fixture
-def fer_dir(tmp_path):
-    """<tmp>/data/fer2013 laid out as `make lmdb` writes it, from the fixture image set (70 gray faces)."""
-    d = tmp_path / "data" / "fer2013"
+def workspace(tmp_path):
+    """<tmp> with the repository's nets/ and solvers/, and no data yet."""
+    for sub in ("nets", "solvers"):
+        os.symlink(ROOT / sub, tmp_path / sub)
+    return tmp_path
+
+
+@pytest.fixture
+def fer_dir(workspace):
+    """The workspace with data/fer2013 laid out as `make lmdb` writes it, from the fixture image set (70 gray
+    faces)."""
+    d = workspace / "data" / "fer2013"
     d.mkdir(parents=True)
     for name in ("train_lmdb", "val_lmdb"):
         os.symlink(FIXTURES / "imageset" / "gray_lmdb", d / name)
     os.symlink(FIXTURES / "imageset" / "mean_gray.binaryproto", d / "mean.binaryproto")
-    for sub in ("nets", "solvers"):
-        os.symlink(ROOT / sub, tmp_path / sub)
-    return tmp_path
+    return workspace
 
 
 def _short_solver(tmp_path, name: str) -> str:
@@ -79,28 +85,27 @@ def test_recipe_deploy_nets_are_plain_caffe_and_solvers_say_what_they_extend(fer
     assert read_prototxt(ROOT / f"{RECIPES[name]}_deploy.prototxt", caffe_pb2.NetParameter()).layer[0].type == "Input"
 
 
-def test_recipe_script_builds_trains_plots_and_scores_the_last_snapshot(fer_dir):
+def test_recipe_script_builds_trains_plots_and_scores_the_last_snapshot(workspace):
     """data_prepare/recipe.sh (what `make recipe` runs) end to end on a 4-iteration copy of the CPU-hour
     solver, called from another directory with paths relative to it: the LMDBs built from the CSV, the
     training log, the curves, and one PublicTest evaluation per TTA with its summary line. The net has no
     crop_size, so there is no tencrop."""
     for sub in ("data_prepare", "tools", "fer_caffe_compat", ".venv"):
         if (ROOT / sub).exists():
-            os.symlink(ROOT / sub, fer_dir / sub)
-    shutil.rmtree(fer_dir / "data")
-    _short_solver(fer_dir, "fer_cpu_hour")
-    caller = fer_dir / "caller"
+            os.symlink(ROOT / sub, workspace / sub)
+    _short_solver(workspace, "fer_cpu_hour")
+    caller = workspace / "caller"
     caller.mkdir()
     write_demo_csv(caller / "faces.csv", 40, 12, 5, seed=3)
-    proc = subprocess.run(["bash", str(fer_dir / "data_prepare" / "recipe.sh"), "faces.csv",
+    proc = subprocess.run(["bash", str(workspace / "data_prepare" / "recipe.sh"), "faces.csv",
                            "../short_solver.prototxt"], cwd=caller, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    assert [len(list((fer_dir / "data" / "fer2013" / "images" / s).rglob("*.jpg"))) for s in ("train", "val")] \
+    assert [len(list((workspace / "data" / "fer2013" / "images" / s).rglob("*.jpg"))) for s in ("train", "val")] \
         == [40, 12]
-    assert (fer_dir / "logs" / "short.log").exists()
-    assert list((fer_dir / "logs" / "short_curves").glob("*.png"))
+    assert (workspace / "logs" / "short.log").exists()
+    assert list((workspace / "logs" / "short_curves").glob("*.png"))
     ttas = ["none", "flip", "shift"]
     summary = proc.stdout[proc.stdout.index("on PublicTest"):]
     assert re.findall(r"tta (\w+) +accuracy 0\.\d{4}", summary) == ttas, summary
     for tta in ttas:
-        assert (fer_dir / "out" / f"recipe_iter_4_eval_{tta}" / "confusion.png").exists()
+        assert (workspace / "out" / f"recipe_iter_4_eval_{tta}" / "confusion.png").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from fer_caffe_compat.net import Net
+from fer_caffe_compat.net import Net, load_net_param
 from fer_caffe_compat.proto import caffe_pb2
 from fer_caffe_compat.solver.lr_policy import check_policy
 from fer_caffe_compat.solver.updates import solver_type
@@ -88,3 +88,26 @@ def test_cnn2x2_pad_and_crop_is_keras_same_padding():
     w, b = conv.blobs[0].detach(), conv.blobs[1].detach()
     keras = F.conv2d(F.pad(x, (0, 1, 0, 1)), w, b)
     assert torch.allclose(out["conv1"], torch.relu(keras), atol=1e-6)
+
+
+
+@pytest.mark.parametrize("form", ["train_val", "deploy"])
+def test_jh_v5_is_the_write_ups_code_263944_parameters_on_one_grey_channel(form):
+    """Convolution2D(32, 8, 8, input_shape=(1, 150, 150)), (32, 5, 5), (64, 3, 3), (64, 2, 2), Dense 64, Dense 8."""
+    param = train_val("jh_v5") if form == "train_val" else load_net_param(ZOO_DIR / "jh_v5" / "deploy.prototxt")
+    convs = [(lp.convolution_param.num_output, lp.convolution_param.kernel_size[0])
+             for lp in param.layer if lp.type == "Convolution"]
+    assert convs == [(32, 8), (32, 5), (64, 3), (64, 2)]
+    assert [lp.inner_product_param.num_output for lp in param.layer if lp.type == "InnerProduct"] == [64, 8]
+    assert not any(lp.type == "Dropout" for lp in param.layer)
+    if form == "train_val":
+        param = with_inputs(param, (1, 150, 150), 1)
+    net = Net(param, phase=caffe_pb2.TEST, device="meta")
+    assert net.blob_shapes["data"] == (1, 1, 150, 150)
+    assert _count(net) == 263_944
+
+
+def test_jh_v5_solver_is_rmsprop_with_keras_1_defaults():
+    p = solver_param("jh_v5")
+    assert (p.type, p.momentum, p.weight_decay) == ("RMSProp", 0.0, 0.0)
+    assert (p.base_lr, p.rms_decay, p.delta) == pytest.approx((0.001, 0.9, 1e-8))  # float fields

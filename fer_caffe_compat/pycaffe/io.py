@@ -13,8 +13,8 @@ import numpy as np
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.io import db
 from fer_caffe_compat.io.blob import array_to_blob
-from fer_caffe_compat.proto import caffe_pb2
 
+from .proto import caffe_pb2  # as pycaffe's io.py: also makes caffe.proto an attribute of caffe
 from .transformer import Transformer
 
 __all__ = ["Transformer", "load_image", "resize_image", "oversample", "blobproto_to_array",

@@ -1,6 +1,8 @@
 """make zoo-results' bookkeeping: which models it trains, and the tables it writes (no training here)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fer_caffe_compat.cli import zoo_results as zr
 
 from ..conftest import ROOT
@@ -26,12 +28,13 @@ def test_tables_have_a_row_per_zoo_model_and_the_write_ups_aucs(monkeypatch):
     assert "| `deep_bn_cnn` | Keras deep BN CNN (about 58%) | not trained yet (make zoo-results) |" in text
     assert "| `mlp` | Keras MLP | 10 epochs = 8,972 iters of 32, bf16 | 3.2 | 41.23% | 0.3000 | 42.00% (iter 8072) |" \
         in text
-    assert "| `jh_v5` | jh_v5, 8-class colour set | shapes and a training smoke only (tests/zoo) |" in text
+    assert "| `jh_v5` | jh_v5, 8-class grey set | shapes and a training smoke only (tests/zoo) |" in text
     assert "| Keras MLP: write-up (hard labels) | 0.54 | 0.50 | 0.50 | 0.69 | - | - | - |" in text
     assert "| `mlp` (ours, from probabilities) | 0.700 |" in text
 
 
-def test_readme_has_both_generated_blocks():
-    text = (ROOT / "README.md").read_text()
+def test_zoo_doc_has_both_generated_blocks_where_the_tool_writes_them():
+    assert zr.TABLES_DOC == Path("docs/zoo.md")
+    text = (ROOT / zr.TABLES_DOC).read_text()
     for name in ("zoo-results", "baseline-results"):
         assert f"<!-- {name}: begin (generated) -->" in text and f"<!-- {name}: end -->" in text

@@ -20,27 +20,35 @@ def _net() -> caffe_pb2.NetParameter:
 
 
 def test_dot_has_caffe_styles_labels_and_edges():
+    # the text Caffe's draw.py (pydot) printed: layer nodes are their quoted labels, blobs their names
     dot = draw.to_dot(_net(), rankdir="LR", phase=caffe_pb2.TEST)
-    assert 'rankdir=LR;' in dot and dot.startswith('digraph "TinyFER" {')
-    assert '"conv1_Convolution" [label="conv1\\n(Convolution)\\nkernel size: 5\\nstride: 2\\npad: 0", ' \
-           'shape=record, style=filled, fillcolor="#FF5050"];' in dot
-    assert 'label="pool1\\n(MAX Pooling)\\nkernel size: 2\\nstride: 2\\npad: 0"' in dot
-    assert '"relu1_ReLU" [label="relu1\\n(ReLU)", shape=record, style=filled, fillcolor="#90EE90"];' in dot
-    assert '"label_blob" [label="label", shape=octagon, style=filled, fillcolor="#E0E0E0"];' in dot
-    assert '"mnist_Data" -> "data_blob" [label="Batch 4"];' in dot  # the TEST data layer only
-    assert '"ip1_InnerProduct" -> "ip1_blob" [label="7"];' in dot
-    assert '"ip1_blob" -> "loss_SoftmaxWithLoss";' in dot
-    assert '"accuracy_Accuracy"' in dot
+    assert dot.startswith('digraph TinyFER {\nrankdir=LR;\n"mnist\\n(Data)" [shape=record, ') and dot.endswith("}\n")
+    assert '"conv1\\n(Convolution)\\nkernel size: 5\\nstride: 2\\npad: 0" [shape=record, fillcolor="#FF5050", ' \
+           'style=filled];' in dot
+    assert '"pool1\\n(Pooling MAX)\\nkernel size: 2\\nstride: 2\\npad: 0" [shape=record' in dot
+    assert '"relu1\\n(ReLU)" [shape=record, fillcolor="#90EE90", style=filled];' in dot
+    assert '\nlabel [shape=octagon, fillcolor="#E0E0E0", style=filled];\n' in dot
+    assert '\nloss;\n' in dot  # a blob no layer reads: a plain node
+    assert '"mnist\\n(Data)" -> data [label="Batch 4"];' in dot  # the TEST data layer only
+    assert '"ip1\\n(InnerProduct)" -> ip1 [label=7];' in dot
+    assert 'ip1 -> "loss\\n(SoftmaxWithLoss)" [label=""];' in dot
+    assert '"relu1\\n(ReLU)" -> conv1 [label=""];' in dot  # in place
 
 
 def test_phase_filter_and_rankdir_separator():
     dot = draw.to_dot(_net(), rankdir="TB", phase=caffe_pb2.TRAIN)
     assert "Accuracy" not in dot and '[label="Batch 8"]' in dot and "Batch 4" not in dot
-    assert 'label="conv1 (Convolution) kernel size: 5 stride: 2 pad: 0"' in dot
+    assert '"conv1 (Convolution) kernel size: 5 stride: 2 pad: 0" [' in dot
     both = draw.to_dot(_net(), phase=None)
-    assert "Batch 8" in both and "Batch 4" in both and len(re.findall(r'"mnist_Data" ->', both)) == 4
+    assert "Batch 8" in both and "Batch 4" in both and len(re.findall(r'"mnist\\n\(Data\)" ->', both)) == 4
     with pytest.raises(CaffeError, match="rankdir 'XY'"):
         draw.to_dot(_net(), rankdir="XY")
+
+
+def test_display_lrm_and_unlabelled_edges():
+    dot = draw.to_dot(_net(), rankdir="TB", phase=caffe_pb2.TEST, label_edges=False, display_lrm=True)
+    assert "Batch" not in dot and "[label=4]" not in dot
+    assert re.search(r'"conv1 \(Convolution\) kernel size: 5 stride: 2 pad: 0 lr mult: \d\.\d, \d\.\d"', dot)
 
 
 def test_render_png_matches_graphvizs_own_size(tmp_path):
@@ -56,7 +64,9 @@ def test_render_png_matches_graphvizs_own_size(tmp_path):
         assert im.size[0] > im.size[1]  # left to right
 
 
-def test_render_dot_text(tmp_path):
-    out = tmp_path / "net.dot"
-    draw.render(_net(), out)
-    assert out.read_text().startswith('digraph "TinyFER"')
+def test_render_dot_is_graphvizs_layout_raw_is_the_text(tmp_path):
+    # as Caffe's draw_net_to_file: the extension is graphviz's -T format; .raw is the DOT text itself
+    draw.render(_net(), tmp_path / "net.dot")
+    assert (tmp_path / "net.dot").read_text().startswith('digraph TinyFER {\n\tgraph [bb="')
+    draw.render(_net(), tmp_path / "net.raw", phase=caffe_pb2.TEST)
+    assert (tmp_path / "net.raw").read_text() == draw.to_dot(_net(), "LR", caffe_pb2.TEST)

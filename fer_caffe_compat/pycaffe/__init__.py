@@ -4,3 +4,7 @@ Installed under the import name ``caffe`` (pyproject's package-dir mapping). A f
 live in ``fer_caffe_compat.net``, ``solver/``, ``io/`` and ``eval/``.
 """
 from . import io  # noqa: E402  caffe.io (Transformer, load_image, Datum/BlobProto helpers)
+from .common import (NCCL, TEST, TRAIN, Timer, __version__, has_nccl, init_log,  # noqa: E402,F401
+                     layer_type_list, log, set_device, set_mode_cpu, set_mode_gpu, set_multiprocess,
+                     set_random_seed, set_solver_count, set_solver_rank, solver_count, solver_rank)
+from .net_spec import NetSpec, layers, params, to_proto  # noqa: E402,F401

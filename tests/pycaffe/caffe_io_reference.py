@@ -21,7 +21,8 @@ def assert_matches(key: str, got: np.ndarray) -> None:
     """Shape and dtype exactly, values to ATOL, naming the case and the largest difference."""
     want = NPZ[key]
     got = np.asarray(got)
-    assert (got.shape, got.dtype) == (want.shape, want.dtype), f"{key}: {got.shape} {got.dtype} vs {want.shape} {want.dtype}"
+    assert (got.shape, got.dtype) == (want.shape, want.dtype), \
+        f"{key}: {got.shape} {got.dtype}, pycaffe {want.shape} {want.dtype}"
     diff = float(np.abs(got.astype(np.float64) - want).max()) if want.size else 0.0
     assert diff <= ATOL, f"{key}: largest difference {diff:.3g}"
 

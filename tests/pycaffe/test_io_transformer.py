@@ -77,7 +77,8 @@ def test_same_size_float32_input_is_modified_in_place_as_pycaffe():
     t = configured((1, 3, 14, 20), transpose=(2, 0, 1), raw_scale=255, mean=VEC)
     arg = IMG.copy()
     pre = t.preprocess("data", arg)
-    assert (not np.array_equal(arg, IMG)) is facts["same-size float32 input, no channel_swap: caller array modified in place"]
+    in_place = facts["same-size float32 input, no channel_swap: caller array modified in place"]
+    assert (not np.array_equal(arg, IMG)) is in_place
     assert np.allclose(arg, IMG * 255 - VEC, atol=1e-4) is facts["... caller array == img*255 - mean (HWC)"]
     assert np.shares_memory(pre, arg) is facts["... returned array shares memory with caller array"]
     arg = IMG.copy()

@@ -37,7 +37,7 @@ class Classifier(Net):
         if channel_swap is not None:
             self.transformer.set_channel_swap(in_, channel_swap)
         self.crop_dims = np.array(self.blobs[in_].data.shape[2:])
-        if not image_dims:
+        if image_dims is None or len(image_dims) == 0:  # pycaffe's `not image_dims` failed on an array
             image_dims = self.crop_dims
         self.image_dims = image_dims
 

@@ -142,7 +142,7 @@ def oversample(images: Sequence[np.ndarray], crop_dims: Sequence[int]) -> np.nda
     h_starts = (0, im_shape[0] - crop[0])
     w_starts = (0, im_shape[1] - crop[1])
     corners = [(i, j) for i in h_starts for j in w_starts]
-    centre = np.concatenate([im_shape[:2] / 2.0 - crop / 2.0]).astype(int)
+    centre = (im_shape[:2] / 2.0 - crop / 2.0).astype(int)
     starts = corners + [tuple(centre)]
     crops = np.empty((10 * len(images), crop[0], crop[1], im_shape[-1]), dtype=np.float32)
     ix = 0

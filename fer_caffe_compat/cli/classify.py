@@ -1,6 +1,9 @@
 """tools/classify: emotions of the faces in photographs, folders of images or a video.
 
+    tools/classify photo.jpg                 # nets/pretrained, the shipped FER model
+    tools/classify --sample                  # scikit-image's astronaut photo (make demo ends with it)
     tools/classify --model nets/lenet_deploy.prototxt --weights lenet.caffemodel --scale 0.00390625 photo.jpg
+    tools/classify --demo photo.jpg          # make demo's LeNet
 
 Each face found by OpenCV's Haar cascade is cropped, converted and resized as the training images were
 (the mean file's size, else the net's input), then mean and scale are applied. One JSON line per face on
@@ -25,7 +28,7 @@ from ..eval.emotions import classify_faces, face_record
 from ..eval.labels import class_names
 from ..eval.visualize import save_png
 from .common import ArgumentParser, run
-from .net_args import add_model_args, make_predictor
+from .net_args import add_model_args, choose_model, make_predictor
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp", ".jp2"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".3gp"}
@@ -33,8 +36,10 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", 
 
 def parse(argv: list[str]):
     p = ArgumentParser(prog="classify", description=__doc__.split("\n")[0])
-    add_model_args(p, batch=False)
-    p.add_argument("inputs", nargs="+", help="images, folders of images, or video files")
+    add_model_args(p, batch=False, pretrained=True)
+    p.add_argument("inputs", nargs="*", help="images, folders of images, or video files")
+    p.add_argument("--sample", action="store_true", help="also classify scikit-image's astronaut photo "
+                                                         "(bundled, offline), with a summary on stderr")
     p.add_argument("--labels", help="class names, one per line (default: FER's seven)")
     p.add_argument("--no-detect", action="store_true", help="inputs are already cropped faces")
     p.add_argument("--annotate", help="annotated PNG: a .png path (one input image) or a folder")
@@ -46,6 +51,19 @@ def parse(argv: list[str]):
 
 
 Frame = tuple[str, int | None, np.ndarray]
+
+
+class Sample(str):
+    """The --sample photo among the input paths; the name it goes by in the JSON lines and --annotate."""
+
+
+SAMPLE = Sample("astronaut.png")
+
+
+def sample_photo() -> np.ndarray:
+    """scikit-image's astronaut (Eileen Collins, NASA; public domain), 512x512, as OpenCV's BGR."""
+    from skimage import data
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
 def expand(inputs: list[str]) -> list[str]:
@@ -65,6 +83,9 @@ def expand(inputs: list[str]) -> list[str]:
 
 
 def frames(path: str, every: int) -> Iterator[Frame]:
+    if isinstance(path, Sample):
+        yield path, None, sample_photo()
+        return
     if Path(path).suffix.lower() not in VIDEO_EXTS:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
@@ -102,10 +123,13 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     if args.every < 1:
         raise CaffeError(f"--every {args.every}: must be at least 1")
-    files = expand(args.inputs)
+    if not args.inputs and not args.sample:
+        raise CaffeError("nothing to classify: give images, folders or videos, or --sample")
+    files = expand(args.inputs) + ([SAMPLE] if args.sample else [])
     single = bool(args.annotate) and args.annotate.lower().endswith(".png")
     if single and (len(files) != 1 or Path(files[0]).suffix.lower() in VIDEO_EXTS):
         raise CaffeError(f"--annotate {args.annotate}: a .png path takes one input image; give a folder")
+    choose_model(args)
     pred = make_predictor(args)
     names = class_names(args.labels, pred.num_classes)
     for path in files:
@@ -117,10 +141,20 @@ def main(argv: list[str]) -> int:
                 print(f"classify: {where}: no face found", file=sys.stderr, flush=True)
             for box, p in faces:
                 print(json.dumps({"file": file, "frame": frame, **face_record(box, p, names)}), flush=True)
+            if isinstance(file, Sample):
+                print(sample_summary(faces, names), file=sys.stderr, flush=True)
             if args.annotate:
                 save_png(annotated_path(args.annotate, file, frame, single),
                          cv2.cvtColor(annotate(img, faces, names), cv2.COLOR_BGR2RGB))
     return 0
+
+
+def sample_summary(faces: list, names: list[str]) -> str:
+    """One line for a person reading make demo's output: each face with its top emotion."""
+    said = "; ".join(f"face {i} at {list(map(int, box))}: {names[int(np.argmax(p))]} {float(np.max(p)):.2f}"
+                     for i, (box, p) in enumerate(faces, 1))
+    return (f"classify: the sample photo (scikit-image's astronaut): {len(faces)} face(s)"
+            + (f": {said}" if said else ""))
 
 
 if __name__ == "__main__":

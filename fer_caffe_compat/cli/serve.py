@@ -1,7 +1,9 @@
 """tools/serve: an HTTP service that tells the emotion of every face in a photo, with a web page.
 
+    tools/serve [--host 127.0.0.1] [--port 8000] [--max_bytes 10485760]     # nets/pretrained
+    tools/serve --demo                                                      # make demo's LeNet
     tools/serve --model nets/lenet_deploy.prototxt --weights W.caffemodel --mean mean.binaryproto \\
-                --scale 0.00390625 [--host 127.0.0.1] [--port 8000] [--max_bytes 10485760]
+                --scale 0.00390625
 
     curl -F file=@photo.jpg http://127.0.0.1:8000/predict
     curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/predict
@@ -18,12 +20,12 @@ import os
 from ..errors import CaffeError
 from ..eval.labels import class_names
 from .common import ArgumentParser, run
-from .net_args import add_model_args, make_predictor
+from .net_args import add_model_args, choose_model, make_predictor
 
 
 def parse(argv: list[str]):
     p = ArgumentParser(prog="serve", description=__doc__.split("\n")[0])
-    add_model_args(p, batch=False)
+    add_model_args(p, batch=False, pretrained=True)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
     p.add_argument("--max_bytes", "--max-bytes", dest="max_bytes", type=int, default=10 * 2**20,
@@ -42,9 +44,12 @@ def build(args):
         raise CaffeError(f"--max_bytes {args.max_bytes}: must be at least 1")
     if args.batch_size < 1:
         raise CaffeError(f"--batch-size {args.batch_size}: must be at least 1")
+    card = choose_model(args)
     pred = make_predictor(args)
     info = {"model": os.path.basename(args.model), "weights": os.path.basename(args.weights),
             "max_bytes": args.max_bytes}
+    if card is not None:  # the shipped model: its name and PublicTest accuracy with the service's one view
+        info.update(name=card.name, publictest_accuracy=card.accuracy("none"))
     model = EmotionModel(pred, class_names(args.labels, pred.num_classes), args.min_face, info)
     return create_app(model, args.max_bytes)
 

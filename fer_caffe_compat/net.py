@@ -27,6 +27,7 @@ from . import log
 from .errors import CaffeError
 from .net_build import LearnableParam, NetBuilder, _Entry
 from .net_caffemodel import NetWeights
+from .net_range import NetRanges
 from .net_surgery import filter_net, insert_splits, load_net_param
 from .net_upgrade import upgrade_net_param
 from .proto import caffe_pb2
@@ -34,7 +35,7 @@ from .proto import caffe_pb2
 __all__ = ["Net", "LearnableParam", "load_net_param", "insert_splits", "filter_net"]
 
 
-class Net(NetBuilder, NetWeights, nn.Module):
+class Net(NetBuilder, NetWeights, NetRanges, nn.Module):
     """A Caffe net for one phase (fixed at construction; train()/eval() do not change it).
 
     ``forward(inputs)`` returns every blob by name; ``total_loss(out)`` is Caffe's weighted loss;
@@ -77,6 +78,7 @@ class Net(NetBuilder, NetWeights, nn.Module):
         for e in self._entries:
             if len(e.param.blobs):
                 self._copy_layer_blobs(e, e.param, "the net's own blobs")
+        self._init_store()
 
     # -- logging ------------------------------------------------------------------------------
     def _info(self, src: str, msg: str) -> None:
@@ -99,6 +101,7 @@ class Net(NetBuilder, NetWeights, nn.Module):
         ``edits`` maps a blob to a function that replaces it as soon as it is computed (test-time
         augmentation averages the scores of several views this way)."""
         dev, dtype = self._probe.device, self._probe.dtype
+        self.blob_store.push()  # arrays written on the host reach the device (CUDA; nothing on the CPU)
         feeds: dict[str, torch.Tensor] = {}
         if inputs:
             allowed = set(self.input_names)
@@ -113,12 +116,14 @@ class Net(NetBuilder, NetWeights, nn.Module):
             for e in self._entries:
                 if e.is_data:
                     data.update(self._data_tops(e, feeds))
-            return self._float32_outputs(self._compiled(data))
-        blobs: dict[str, torch.Tensor] = {}
-        for e in self._entries:
-            tops = self._data_tops(e, feeds).values() if e.is_data else self._run(e, blobs)
-            for t, x in zip(e.tops, tops):
-                blobs[t] = edits[t](x) if edits and t in edits else x
+            blobs = self._compiled(data)
+        else:
+            blobs = {}
+            for e in self._entries:
+                tops = self._data_tops(e, feeds).values() if e.is_data else self._run(e, blobs)
+                for t, x in zip(e.tops, tops):
+                    blobs[t] = edits[t](x) if edits and t in edits else x
+        self._keep(blobs)
         return self._float32_outputs(blobs)
 
     def _float32_outputs(self, blobs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -132,11 +137,15 @@ class Net(NetBuilder, NetWeights, nn.Module):
     def _data_tops(self, e: _Entry, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if all(t in feeds for t in e.tops):
             return {t: feeds[t] for t in e.tops}
+        if e.param.type == "Input":  # Caffe's Input blobs keep what was last written into them
+            return {t: feeds.get(t, self.blob_store.get(t)) for t in e.tops}
         return {t: feeds.get(t, x) for t, x in zip(e.tops, self.read_data(e.layer))}
 
     def _run(self, e: _Entry, blobs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """One computing layer on the blobs so far; under autocast_dtype, losses and Accuracy stay float32."""
-        bottoms = [blobs[b].detach() if d else blobs[b] for b, d in zip(e.bottoms, e.detach)]
+        return self._call(e, [blobs[b].detach() if d else blobs[b] for b, d in zip(e.bottoms, e.detach)])
+
+    def _call(self, e: _Entry, bottoms: list[torch.Tensor]) -> list[torch.Tensor]:
         try:
             if self.autocast_dtype is None:
                 return e.layer(*bottoms)
@@ -147,6 +156,8 @@ class Net(NetBuilder, NetWeights, nn.Module):
             with torch.autocast(dev, dtype=self.autocast_dtype):
                 return e.layer(*bottoms)
         except RuntimeError as err:
+            if getattr(e.layer, "user_code", False):
+                raise  # a Python layer's own exception reaches its caller unchanged, as in Caffe
             shapes = ", ".join(str(list(b.shape)) for b in bottoms)
             raise CaffeError(f"layer {e.param.name} ({e.param.type}): {err} (bottom shapes {shapes})") from None
 

@@ -120,6 +120,8 @@ class NetBuilder:
                 except CaffeError:
                     raise
                 except _SETUP_ERRORS as e:
+                    if getattr(cls, "user_code", False):
+                        raise  # a Python layer's own exception reaches the caller unchanged, as in Caffe
                     raise CaffeError(f"layer {name} ({lp.type}): {e} (bottom shapes "
                                      f"{', '.join(str(list(s)) for s in bottom_shapes) or 'none'})") from None
             self._info("net.cpp:124", f"Setting up {name}")
@@ -257,6 +259,8 @@ class NetBuilder:
         if self.force_backward:  # after the log lines, as in Net::Init
             for e in self._entries:
                 e.need_backward = True
+                e.bottom_need_backward = [need or (not d and _allow_force_backward(e.layer, j))
+                                          for j, (need, d) in enumerate(zip(e.bottom_need_backward, e.detach))]
 
     def _fold_batchnorm_scale(self) -> None:
         """Caffe's BatchNorm + Scale pair, in place on one blob, runs as one batch_norm kernel with the
@@ -269,6 +273,12 @@ class NetBuilder:
                     and a.bottoms == a.tops == b.bottoms == b.tops and not any(a.detach + b.detach)
                     and not any(a.loss + b.loss)):
                 fold_scale(a.layer, b.layer)
+
+
+def _allow_force_backward(layer: nn.Module, bottom: int) -> bool:
+    """Layer::AllowForceBackward: a loss layer never sends a diff to its labels (bottom 1), except
+    EuclideanLoss, whose two bottoms are both inputs."""
+    return not getattr(layer, "is_loss", False) or bottom != 1 or getattr(layer, "type", "") == "EuclideanLoss"
 
 
 def _replace_parameter(module: nn.Module, old: nn.Parameter, new: nn.Parameter, permissive: bool) -> None:

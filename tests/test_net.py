@@ -436,7 +436,9 @@ def test_shape_mismatch_names_layer_and_both_shapes():
     ('layer { name: "lrn" type: "LRN" bottom: "x" top: "y" lrn_param { local_size: 4 } }', r"layer lrn \(LRN\): .*odd"),
     ('layer { name: "conv" type: "Convolution" bottom: "x" top: "y" '
      'convolution_param { num_output: 2 kernel_size: 3 stride: 0 } }', r"layer conv \(Convolution\): .*stride"),
-    ('layer { name: "py" type: "Python" bottom: "x" top: "y" }', r"layer py: type Python is refused"),
+    ('layer { name: "py" type: "Python" bottom: "x" top: "y" }', r"layer py \(Python\): python_param needs both"),
+    ('layer { name: "py" type: "Python" bottom: "x" top: "y" python_param { module: "no_such_mod" layer: "L" } }',
+     r"layer py \(Python\): cannot import module 'no_such_mod'"),
     ('layer { name: "a" type: "TestScaleBy2" bottom: "x" top: "y" loss_weight: 1 loss_weight: 2 }',
      r"layer a: loss_weight must be unspecified or given once per top"),
     ('layer { name: "a" type: "TestScaleBy2" bottom: "x" top: "y" propagate_down: true propagate_down: false }',

@@ -32,6 +32,9 @@ _RECURRENT = ("RNN", "LSTM")
 def check_exportable(net: Net) -> None:
     """Raise a CaffeError naming the first layer of ``net`` that an exported graph cannot hold."""
     for lp in net.layer_params:
+        if lp.type == "Python":
+            raise CaffeError(f"layer {lp.name} (Python {lp.python_param.module}.{lp.python_param.layer}): cannot be "
+                             "exported: its forward is numpy code run by Python, which a graph cannot hold")
         why = NOT_EXPORTABLE.get(lp.type)
         if why:
             raise CaffeError(f"layer {lp.name} ({lp.type}): cannot be exported: {why}; a deploy net takes "

@@ -34,9 +34,6 @@ def known_types() -> list[str]:
 
 
 def get_layer_class(type_name: str, layer_name: str = "?") -> type:
-    if type_name == "Python":
-        raise CaffeError(f"layer {layer_name}: type Python is refused: a prototxt may not run Python code "
-                         "(port the layer to a registered type)")
     try:
         return _REGISTRY[type_name]
     except KeyError:

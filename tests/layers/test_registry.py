@@ -1,4 +1,4 @@
-"""The layer registry: every family's Caffe type names, the refused Python layer, unknown types."""
+"""The layer registry: every family's Caffe type names, the Python layer, unknown types."""
 from __future__ import annotations
 
 import pytest
@@ -22,12 +22,9 @@ def test_type_is_registered_under_its_caffe_name(type_name):
     assert get_layer_class(type_name).__name__ == type_name
 
 
-def test_python_layer_is_refused_with_one_line():
-    with pytest.raises(CaffeError) as e:
-        get_layer_class("Python", "py_loss")
-    msg = str(e.value)
-    assert msg.startswith("layer py_loss: type Python is refused") and "\n" not in msg
-    assert "Python" not in known_types()
+def test_python_layer_is_registered():
+    assert "Python" in known_types()
+    assert get_layer_class("Python", "py_loss").__name__ == "PythonLayer"
 
 
 def test_unknown_type_lists_the_known_ones():

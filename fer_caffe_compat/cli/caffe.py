@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import sys
 
-import torch
-
 from .. import log
 from ..errors import CaffeError
 from . import gflags
@@ -97,6 +95,8 @@ def _common(flags: gflags.Values) -> list[str]:
 
 def _cuda_or_cpu(gpu: str) -> bool:
     """-gpu on a machine without CUDA: one warning line, and the command runs on the CPU."""
+    import torch  # here, not at the top: the usage and flag errors come without torch's seconds of import
+
     if torch.cuda.is_available():
         return True
     log.warning("caffe.cpp:113", f"-gpu {gpu}: no CUDA device is available on this machine; running on the CPU")
@@ -105,6 +105,8 @@ def _cuda_or_cpu(gpu: str) -> bool:
 
 def _gpu_ids(gpu: str) -> list[int]:
     """get_gpus: ``all`` is every visible device, else the comma-separated ids."""
+    import torch
+
     if gpu == "all":
         return list(range(torch.cuda.device_count()))
     try:
@@ -170,6 +172,8 @@ def device_query(flags: gflags.Values) -> int:
     log.info("caffe.cpp:128", f"Querying GPUs {gpu}")
     if not gpu:
         return 0
+    import torch
+
     if not torch.cuda.is_available():
         sys.stdout.write("No cuda device present.\n")
         return 1
@@ -184,6 +188,8 @@ def device_query(flags: gflags.Values) -> int:
 
 def _properties(i: int) -> list[tuple[str, object]]:
     """What cudaDeviceProp fields torch exposes, under DeviceQuery's labels."""
+    import torch
+
     p = torch.cuda.get_device_properties(i)
     rows = [("Device id", i), ("Major revision number", p.major), ("Minor revision number", p.minor),
             ("Name", p.name), ("Total global memory", p.total_memory)]

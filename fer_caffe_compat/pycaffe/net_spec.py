@@ -26,6 +26,10 @@ def param_name_dict() -> dict[str, str]:
     for f in caffe_pb2.LayerParameter.DESCRIPTOR.fields:
         if f.name.endswith("_param") and f.message_type is not None:
             out[f.message_type.name[:-len("Parameter")]] = f.name[:-len("_param")]
+    # Deconvolution and Im2col read convolution_param; Caffe's table missed them (their flat keywords
+    # failed with AttributeError), here they fill it as Convolution's do
+    out.setdefault("Deconvolution", out["Convolution"])
+    out.setdefault("Im2col", out["Convolution"])
     return out
 
 

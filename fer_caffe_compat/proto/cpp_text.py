@@ -20,6 +20,8 @@ def float_text(value: float, double: bool = False) -> str:
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    if not double:
+        value = float(np.float32(value))  # a float field holds a float32 (protobuf hands back its double)
     short, full = (15, 17) if double else (6, 9)
     text = f"{value:.{short}g}"
     same = float(text) == value if double else np.float32(float(text)) == np.float32(value)

@@ -119,10 +119,15 @@ class Net(NetBuilder, NetWeights, NetRanges, nn.Module):
             blobs = self._compiled(data)
         else:
             blobs = {}
-            for e in self._entries:
+            notify = self._notify if self.callbacks["before_forward"] or self.callbacks["after_forward"] else None
+            for i, e in enumerate(self._entries):
+                if notify:
+                    notify("before_forward", i)
                 tops = self._data_tops(e, feeds).values() if e.is_data else self._run(e, blobs)
                 for t, x in zip(e.tops, tops):
                     blobs[t] = edits[t](x) if edits and t in edits else x
+                if notify:
+                    notify("after_forward", i)
         self._keep(blobs)
         return self._float32_outputs(blobs)
 

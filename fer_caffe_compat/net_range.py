@@ -14,9 +14,13 @@ in the store (a reference per blob, or an in-place copy into buffers whose array
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from .net_blobs import BlobStore, ParamMemory
+
+_CALLBACKS = ("before_forward", "after_forward", "before_backward", "after_backward")
 
 
 class NetRanges:
@@ -43,6 +47,15 @@ class NetRanges:
         self._kept = [t for t in names if t not in aliases]
         self._records: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
         self._params_memory: dict[int, tuple[ParamMemory, ParamMemory]] = {}
+        self.callbacks: dict[str, list[Callable[[int], None]]] = {k: [] for k in _CALLBACKS}
+
+    def add_callback(self, kind: str, fn: Callable[[int], None]) -> None:
+        """Net::add_before_forward and its siblings: ``fn(layer_index)`` around each layer's pass."""
+        self.callbacks[kind].append(fn)
+
+    def _notify(self, kind: str, i: int) -> None:
+        for fn in self.callbacks[kind]:
+            fn(i)
 
     def param_memory(self, p: torch.nn.Parameter) -> tuple[ParamMemory, ParamMemory]:
         """The (data, diff) memory of a learnable blob; one pair per parameter, shared layers included."""
@@ -70,9 +83,11 @@ class NetRanges:
         end = len(self._entries) - 1 if end is None else end
         for i in range(start, end + 1):
             e = self._entries[i]
+            self._notify("before_forward", i)
             if e.is_data:
                 self._records.pop(i, None)
                 if e.param.type == "Input":
+                    self._notify("after_forward", i)
                     continue  # InputLayer::Forward does nothing: the blob keeps what the caller wrote
                 tops = self.read_data(e.layer)
             elif e.need_backward:
@@ -83,6 +98,7 @@ class NetRanges:
                     tops = self._call(e, [store.get(b) for b in e.bottoms])
             for t, x in zip(e.tops, tops):
                 store.put(t, x)
+            self._notify("after_forward", i)
         store.device_newer()
 
     def _record(self, i: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -106,33 +122,40 @@ class NetRanges:
         store.push()
         start = len(self._entries) - 1 if start is None else start
         for i in range(start, end - 1, -1):
-            e = self._entries[i]
-            if not e.need_backward or e.is_data:
-                continue
-            leaves, tops = self._records.get(i) or self._record(i)
-            outs = [(t, store.get_diff(name)) for name, t in zip(e.tops, tops) if t.requires_grad]
-            params = self._learnable_of(e)
-            inputs = [x for x in leaves if x.requires_grad] + params
-            if not outs or not inputs:
-                continue
-            grads = torch.autograd.grad([t for t, _ in outs], inputs,
-                                        [g.to(t.dtype).expand_as(t) for t, g in outs],
-                                        retain_graph=True, allow_unused=True)
-            k = 0
-            for b, x in zip(e.bottoms, leaves):
-                if x.requires_grad:
-                    g = grads[k]
-                    store.put_diff(b, g if g is not None else torch.zeros_like(x))
-                    k += 1
-            with torch.no_grad():
-                for p, g in zip(params, grads[k:]):
-                    if g is None:
-                        continue
-                    if p.grad is None:
-                        p.grad = g.detach().clone()
-                    else:
-                        p.grad.add_(g)
+            self._notify("before_backward", i)
+            self._backward_layer(i)
+            self._notify("after_backward", i)
         store.device_newer()
+
+    def _backward_layer(self, i: int) -> None:
+        """Layer::Backward of layer ``i``, if it needs one."""
+        store = self.blob_store
+        e = self._entries[i]
+        if not e.need_backward or e.is_data:
+            return
+        leaves, tops = self._records.get(i) or self._record(i)
+        outs = [(t, store.get_diff(name)) for name, t in zip(e.tops, tops) if t.requires_grad]
+        params = self._learnable_of(e)
+        inputs = [x for x in leaves if x.requires_grad] + params
+        if not outs or not inputs:
+            return
+        grads = torch.autograd.grad([t for t, _ in outs], inputs,
+                                    [g.to(t.dtype).expand_as(t) for t, g in outs],
+                                    retain_graph=True, allow_unused=True)
+        k = 0
+        for b, x in zip(e.bottoms, leaves):
+            if x.requires_grad:
+                g = grads[k]
+                store.put_diff(b, g if g is not None else torch.zeros_like(x))
+                k += 1
+        with torch.no_grad():
+            for p, g in zip(params, grads[k:]):
+                if g is None:
+                    continue
+                if p.grad is None:
+                    p.grad = g.detach().clone()
+                else:
+                    p.grad.add_(g)
 
     @staticmethod
     def _learnable_of(e) -> list[torch.nn.Parameter]:

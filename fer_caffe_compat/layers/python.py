@@ -23,7 +23,7 @@ from .registry import register
 
 def load_layer_class(name: str, module: str, cls_name: str) -> type:
     """The user's layer class, or one CaffeError naming the layer and the module."""
-    from ..pycaffe.layer import Layer as PyLayer
+    from caffe.layer import Layer as PyLayer  # the front, by its one import name
 
     if not module or not cls_name:
         raise CaffeError(f"layer {name} (Python): python_param needs both module and layer "
@@ -63,7 +63,7 @@ class PythonLayer(Layer):
 
     def __init__(self, param: caffe_pb2.LayerParameter, bottom_shapes, phase: int = caffe_pb2.TEST):
         super().__init__(param, bottom_shapes, phase)
-        from ..pycaffe.blob import Blob, BlobVec, RawBlobVec
+        from caffe.blob import Blob, BlobVec, RawBlobVec
 
         pp = param.python_param
         cls = load_layer_class(param.name, pp.module, pp.layer)

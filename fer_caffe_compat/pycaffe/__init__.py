@@ -8,3 +8,6 @@ from .common import (NCCL, TEST, TRAIN, Timer, __version__, has_nccl, init_log, 
                      layer_type_list, log, set_device, set_mode_cpu, set_mode_gpu, set_multiprocess,
                      set_random_seed, set_solver_count, set_solver_rank, solver_count, solver_rank)
 from .net_spec import NetSpec, layers, params, to_proto  # noqa: E402,F401
+from .blob import Blob  # noqa: E402,F401
+from .layer import Layer  # noqa: E402,F401
+from .net import Net  # noqa: E402,F401

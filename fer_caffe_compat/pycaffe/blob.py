@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from ..net_blobs import Memory
+from fer_caffe_compat.net_blobs import Memory
 
 _TYPESTR = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2", torch.int64: "<i8",
             torch.int32: "<i4", torch.uint8: "|u1"}
@@ -117,6 +117,12 @@ class BlobVec(list):
     def __init__(self, blobs=(), add=None):
         super().__init__(blobs)
         self._add = add
+
+    def __getitem__(self, i):
+        got = list.__getitem__(self, i)
+        if isinstance(i, slice):
+            return got
+        return Blob(got._data_mem, got._diff_mem)  # a new wrapper per access, as pycaffe's
 
     def add_blob(self, *shape: int) -> None:
         if self._add is None:

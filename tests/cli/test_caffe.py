@@ -194,3 +194,10 @@ def test_sighup_stop_ends_the_run_with_status_129(tmp_path, monkeypatch):
     p = t.finish()
     assert p.returncode == 128 + signal.SIGHUP, p.stderr[-2000:]
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "caffe").exists(), reason="console scripts not installed")
+def test_console_script_caffe():
+    """A Caffe-era script runs with only the binary's path changed: .venv/bin/caffe is the same front."""
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "caffe"), "time"], capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stderr) == (1, "caffe: error: Need a model definition to time.\n")

@@ -59,7 +59,8 @@ def test_non_top_bottom_is_a_type_error():
 
 
 def test_params_are_the_enum_values():
-    assert [P.Pooling.MAX, P.Pooling.AVE, P.Pooling.STOCHASTIC] == E["P.Pooling.MAX, P.Pooling.AVE, P.Pooling.STOCHASTIC"]
+    pools = [P.Pooling.MAX, P.Pooling.AVE, P.Pooling.STOCHASTIC]
+    assert pools == E["P.Pooling.MAX, P.Pooling.AVE, P.Pooling.STOCHASTIC"]
     assert [P.Data.LEVELDB, P.Data.LMDB] == E["P.Data.LEVELDB, P.Data.LMDB"]
     assert [P.Eltwise.PROD, P.Eltwise.SUM, P.Eltwise.MAX] == E["P.Eltwise.PROD, SUM, MAX"]
     assert [caffe.TRAIN, caffe.TEST] == E["caffe.TRAIN, caffe.TEST"]

@@ -11,3 +11,5 @@ from .net_spec import NetSpec, layers, params, to_proto  # noqa: E402,F401
 from .blob import Blob  # noqa: E402,F401
 from .layer import Layer  # noqa: E402,F401
 from .net import Net  # noqa: E402,F401
+from .classifier import Classifier  # noqa: E402,F401
+from .detector import Detector  # noqa: E402,F401

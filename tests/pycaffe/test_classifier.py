@@ -6,8 +6,6 @@ import pytest
 
 import caffe
 
-pytest.importorskip("caffe.net", reason="caffe.Net (pycaffe/net.py) is not there yet")  # TEMPORARY
-
 from .caffe_io_reference import DIR, JSON, assert_matches
 
 CONFIGS = {  # gen_caffe_io.py's keyword sets

@@ -10,8 +10,6 @@ import pytest
 
 import caffe
 
-pytest.importorskip("caffe.net", reason="caffe.Net (pycaffe/net.py) is not there yet")  # TEMPORARY
-
 from .caffe_io_reference import DIR
 
 MEAN = np.array([104.0, 117.0, 123.0])

@@ -13,3 +13,5 @@ from .layer import Layer  # noqa: E402,F401
 from .net import Net  # noqa: E402,F401
 from .classifier import Classifier  # noqa: E402,F401
 from .detector import Detector  # noqa: E402,F401
+from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, RMSPropSolver,  # noqa: E402,F401
+                     SGDSolver, get_solver)

@@ -89,15 +89,22 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
             snapshots.remove_stale_temporaries(param.snapshot_prefix, lambda m: self._info("solver.cpp:60", m))
         self.last_test: dict[str, np.ndarray] = {}  # output name -> mean of the last test pass
         self.on_iteration: Callable[[int, float], None] | None = None  # progress hook (tqdm)
+        self.callbacks: list[tuple[Callable[[], None], Callable[[], None]]] = []  # add_callback
+        self._iterations_last = 0  # the iteration of the last display line (a member in Caffe: step(1) loops)
         self.early_stop = EarlyStop.from_param(  # extension: early_stop_* fields
             param, source, [n.output_names for n in self.test_nets] if rank == 0 else None)
 
     # -- the loop ----------------------------------------------------------------------------------
-    def solve(self) -> None:
+    def solve(self, resume_file: str | None = None) -> None:
+        """Solver::Solve: step to max_iter, snapshot (snapshot_after_train), one more forward pass for the
+        display, a last test. ``resume_file`` is a .solverstate to restore first."""
         p = self.param
         self._info("solver.cpp:289", f"Solving {self.net_name}")
         self._info("solver.cpp:290", f"Learning Rate Policy: {p.lr_policy}")
         self.requested_early_exit = False
+        if resume_file:
+            self._info("solver.cpp:296", f"Restoring previous solver status from {resume_file}")
+            self.restore(resume_file)
         start_iter = self.iter
         self.step(p.max_iter - self.iter)
         if ((p.snapshot_after_train or self.signals.force_snapshot)
@@ -118,14 +125,14 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
         self._info("solver.cpp:332", "Optimization Done.")
 
     def step(self, iters: int) -> None:
+        """Solver::Step: ``iters`` iterations (tools/train's solve() is this loop; pycaffe's step(n) too)."""
         p = self.param
         self._prepare_step()
         start_iter, stop_iter = self.iter, self.iter + iters
         self.losses, self.smoothed_loss = [], F32(0)
-        timer, iterations_last = time.perf_counter(), 0
+        timer = time.perf_counter()  # Caffe restarts its iteration timer in every Step()
         while self.iter < stop_iter:
-            for lp in self.params:
-                lp.param.grad = None
+            self._clear_param_diffs()
             if (p.test_interval and self.iter % p.test_interval == 0
                     and (self.iter > 0 or p.test_initialization)):
                 if self.rank == 0:
@@ -136,6 +143,8 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
                     self.signals.share_stop(self)  # a signal stopped rank 0's test: every rank stops
                 if self.requested_early_exit:
                     break
+            for on_start, _ in self.callbacks:
+                on_start()
             display = bool(p.display) and self.iter % p.display == 0
             loss = F32(0)
             passes = max(p.iter_size, 1)
@@ -148,19 +157,13 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
             loss = F32(loss / F32(max(p.iter_size, 1)))
             self._update_smoothed_loss(loss, start_iter)
             if display:
-                self._log_iteration(time.perf_counter() - timer, self.iter - iterations_last)
-                timer, iterations_last = time.perf_counter(), self.iter
+                self._log_iteration(time.perf_counter() - timer, self.iter - self._iterations_last)
+                timer, self._iterations_last = time.perf_counter(), self.iter
                 self._log_outputs(self.net, out, "solver.cpp:258", "Train")
+            for _, on_gradients_ready in self.callbacks:
+                on_gradients_ready()
             self._check_nan(loss)
-            if self.world > 1 and self._ddp is None:
-                self._all_reduce_grads()
-            if self._scaling is not None:  # FP16 (extension): unscale; no update when a gradient overflowed
-                self._scaling.step(lambda: self.apply_update(display))
-            else:
-                self.apply_update(display)
-            if self.ema is not None:
-                self.ema.update(self.iter)
-            self.iter += 1
+            self.update(display)
             if self.on_iteration:
                 self.on_iteration(self.iter, float(loss))
             request = self.signals.requested() if self.world == 1 else self.signals.agreed(self)
@@ -169,6 +172,36 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
             if request == "stop":
                 self.requested_early_exit = True
                 break
+
+    def update(self, display: bool) -> None:
+        """The end of an iteration, as Caffe master's ApplyUpdate: gradients all-reduced (several processes),
+        the update, the EMA (extension), ++iter. The diffs then hold the update applied (w -= diff)."""
+        if self.world > 1 and self._ddp is None:
+            self._all_reduce_grads()
+        if self._scaling is not None:  # FP16 (extension): unscale; no update when a gradient overflowed
+            self._scaling.step(lambda: self.apply_update(display))
+        else:
+            self.apply_update(display)
+        if self.ema is not None:
+            self.ema.update(self.iter)
+        self.iter += 1
+
+    def add_callback(self, on_start: Callable[[], None], on_gradients_ready: Callable[[], None]) -> None:
+        """Solver::add_callback: ``on_start`` once the diffs are cleared (after any test), before the forward
+        pass; ``on_gradients_ready`` after the backward pass and the display, before the update. An exception
+        in either leaves the iteration undone (iter not incremented) and reaches the caller."""
+        self.callbacks.append((on_start, on_gradients_ready))
+
+    @property
+    def learning_rate(self) -> float:
+        """SGDSolver::GetLearningRate at the current iteration (pycaffe's ``solver.lr``); reads base_lr now."""
+        return lr_policy.learning_rate(self.param, self.iter, self.current_step)[0]
+
+    def _clear_param_diffs(self) -> None:
+        """Net::ClearParamDiffs, in place: an array viewing a diff (pycaffe) stays the diff."""
+        grads = [lp.param.grad for lp in self.params if lp.param.grad is not None]
+        if grads:
+            torch._foreach_zero_(grads)
 
     _ddp = None      # DistributedDataParallel around the train net (several processes)
     _scaling = None  # FP16 loss scaling (extension)

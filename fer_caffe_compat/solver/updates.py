@@ -197,3 +197,4 @@ def update_all(kind: str, weights: list[torch.Tensor], grads: list[torch.Tensor]
         regularize_all(ws, gs, decay, p.regularization_type)
         us = compute_updates(kind, gs, [[hs[i] for i in idx] for hs in history], lr, hp, it)
         torch._foreach_sub_(ws, us)
+        torch._foreach_copy_(gs, us)  # Caffe's diff holds the update it applied (pycaffe reads it there)

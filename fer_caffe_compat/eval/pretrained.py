@@ -101,7 +101,7 @@ def load(folder: str | os.PathLike | None = None) -> Pretrained:
     try:
         p = Pretrained(folder.resolve(), card)
         files = [p.model, p.weights, p.mean, p.labels]
-        p.scale
+        float(p.scale)  # present and a number
     except (KeyError, TypeError, ValueError) as e:
         raise CaffeError(f"{path}: incomplete model card (missing {e})") from None
     for f in files:

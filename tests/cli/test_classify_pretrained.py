@@ -92,8 +92,8 @@ def test_demo_flag_names_the_newest_demo_snapshot(monkeypatch, tmp_path):
     args = classify.parse(["--demo", "x.jpg"])
     assert choose_model(args) is None
     assert (args.model, args.weights, args.mean, args.scale) == (
-        str(tmp_path / "nets/lenet_demo_train_test.prototxt"), str(tmp_path / "snapshots/lenet_demo_iter_1200.caffemodel"),
-        str(tmp_path / "data/demo/mean.binaryproto"), None)
+        str(tmp_path / "nets/lenet_demo_train_test.prototxt"),
+        str(tmp_path / "snapshots/lenet_demo_iter_1200.caffemodel"), str(tmp_path / "data/demo/mean.binaryproto"), None)
     assert (ROOT / pretrained.DEMO_MODEL).is_file()
 
 

@@ -25,3 +25,18 @@ tools/plot_log.sh logs/lenet_demo.log logs/lenet_demo_curves
 DEMO_WEIGHTS="$(ls snapshots/lenet_demo_iter_*.caffemodel 2>/dev/null | sort -V | tail -n 1 || true)"
 [ -n "$DEMO_WEIGHTS" ] || { echo "demo: training left no snapshots/lenet_demo_iter_*.caffemodel" >&2; exit 1; }
 tools/evaluate --model nets/lenet_demo_train_test.prototxt --weights "$DEMO_WEIGHTS" --db data/demo/val_lmdb
+
+# ---------------------------------------------------------------- a pycaffe script (issue 21)
+# The same snapshot through a Caffe-era script that knows only `import caffe`, numpy and lmdb: the classic LMDB
+# confusion-matrix loop on the deploy net (docs/examples/confusion_matrix.py). Its accuracy must be
+# tools/evaluate's, image for image.
+tools/_python docs/examples/confusion_matrix.py nets/lenet_deploy.prototxt "$DEMO_WEIGHTS" data/demo/val_lmdb \
+  data/demo/mean.binaryproto | tee logs/lenet_demo_pycaffe.txt
+tools/_python - "${DEMO_WEIGHTS%.caffemodel}_eval/metrics.json" logs/lenet_demo_pycaffe.txt <<'PY'
+import json, re, sys
+evaluate = json.load(open(sys.argv[1]))["accuracy"]
+pycaffe = float(re.search(r"accuracy ([0-9.]+)", open(sys.argv[2]).read()).group(1))
+same = abs(evaluate - pycaffe) < 5e-5
+print(f"demo: pycaffe accuracy {pycaffe:.4f}, tools/evaluate {evaluate:.4f}: {'the same' if same else 'DIFFERENT'}")
+sys.exit(0 if same else 1)
+PY

@@ -27,21 +27,23 @@ EVAL_FLAGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps proto test demo demo-data images index convert lmdb mean train plot evaluate \
-        bench bench-data clean recipe crashtest class-weights zoo-results baseline-results test-e2e serve
+        bench bench-data clean recipe crashtest class-weights zoo-results baseline-results test-e2e serve \
+        check-pretrained
 
 help:
 	@echo "make demo        the whole workflow on the embedded synthetic FER dataset (no download)"
 	@echo "make test        the test suite"
 	@echo "make test-e2e    end-to-end checks: big nets' ONNX/.pt2 parity, the web page in chromium, a load test"
-	@echo "make serve       the emotion service and its web page on the demo model (after make demo)"
+	@echo "make serve       the emotion service and its web page on the shipped FER model (DEMO=1: the demo model)"
+	@echo "make check-pretrained CSV=fer2013.csv   score nets/pretrained again on PublicTest, compare with its card"
 	@echo "make lmdb CSV=fer2013.csv   images, index files, LMDBs and mean.binaryproto in data/<name>/"
 	@echo "make train SOLVER=solvers/alexnet_gamma0.95_solver.prototxt"
 	@echo "make plot LOG=logs/x.log    training curves as PNG"
 	@echo "make evaluate MODEL=... WEIGHTS=...   accuracy, report, confusion and ROC PNGs"
 	@echo "make bench, make bench-data  benchmarks"
 	@echo "make recipe CSV=fer2013.csv   the FER CPU-hour recipe: LMDBs, training, curves, PublicTest with TTA"
-	@echo "make zoo-results  train the 48x48 nets/zoo models for their budgets, PublicTest rows in README"
-	@echo "make baseline-results CSV=fer2013.csv   PCA/LBP/HOG x SVC/RF/GBM baselines, rows in README"
+	@echo "make zoo-results  train the 48x48 nets/zoo models for their budgets, PublicTest rows in docs/zoo.md"
+	@echo "make baseline-results CSV=fer2013.csv   PCA/LBP/HOG x SVC/RF/GBM baselines, rows in docs/zoo.md"
 	@echo "make crashtest   kill -9 a training run 30 times; every newest snapshot must load and resume"
 
 setup: $(STAMP)
@@ -142,14 +144,17 @@ bench: $(STAMP)
 demo: $(STAMP) system-deps
 	bash data_prepare/demo.sh
 
-# The emotion service (tools/serve) on the LeNet that make demo trained: its newest snapshot and the demo
-# mean; http://127.0.0.1:$(PORT)/ is the page, POST /predict the API.
+# The emotion service (tools/serve) on the shipped FER model (nets/pretrained): http://127.0.0.1:$(PORT)/ is the
+# page, POST /predict the API. make serve DEMO=1 serves the LeNet that make demo trained instead.
 PORT ?= 8000
-DEMO_SNAPSHOT = $(shell ls snapshots/lenet_demo_iter_*.caffemodel 2>/dev/null | sort -V | tail -n 1)
 serve: $(STAMP)
-	@test -n "$(DEMO_SNAPSHOT)" || { echo "make serve: no snapshots/lenet_demo_iter_*.caffemodel; run make demo first"; exit 2; }
-	tools/serve --model nets/lenet_demo_train_test.prototxt --weights $(DEMO_SNAPSHOT) \
-	  --mean data/demo/mean.binaryproto --port $(PORT)
+	tools/serve $(if $(DEMO),--demo) --port $(PORT)
+
+# The shipped model scored again on the whole PublicTest split of CSV, for each TTA mode of its card
+# (nets/pretrained/README.md); exit 1 when a number differs from the card.
+check-pretrained: $(STAMP)
+	@test -n "$(filter command line environment,$(origin CSV))" || { echo "make check-pretrained: give CSV=path/to/fer2013.csv"; exit 2; }
+	tools/check_pretrained --csv $(CSV)
 
 # The FER CPU-hour recipe from the CSV: LMDBs when missing, training, curves, PublicTest with and without
 # test-time augmentation. RECIPE_SOLVER=solvers/fer_gpu_solver.prototxt for the GPU variant.
@@ -163,7 +168,7 @@ class-weights: $(STAMP)
 	tools/class_weights --db $(DATA)/train_lmdb $(OVERWRITE_FLAG)
 
 # Train each 48x48 zoo model for its budget (fer_caffe_compat/cli/zoo_results.py BUDGETS), one at a time, score
-# it on PublicTest and write nets/zoo/results.json and the README's Model zoo tables. Models already done are
+# it on PublicTest and write nets/zoo/results.json and the Model zoo tables of docs/zoo.md. Models already done are
 # skipped (FORCE=1 trains them again); ZOO_MODELS=mlp,cnn2x2 picks some; ZOO_PRECISION=float32 for no autocast.
 # One torch thread: on the shared 2-core machine the results come from, two threads ran slower.
 ZOO_PRECISION ?= bf16
@@ -173,7 +178,7 @@ zoo-results: $(STAMP)
 	  $(if $(ZOO_MODELS),--models $(ZOO_MODELS)) $(if $(FORCE),--force)
 
 # Every features x model combination of tools/baseline on CSV (each within 10 minutes on 2 cores), then the
-# README's baseline table. One OpenMP thread, as for zoo-results: on a shared machine two spin and stall.
+# baseline table of docs/zoo.md. One OpenMP thread, as for zoo-results: on a shared machine two spin and stall.
 baseline-results: $(STAMP) $(CSV)
 	@set -e; export OMP_NUM_THREADS=$(ZOO_THREADS); mkdir -p logs/baseline; for f in pca lbp hog; do for m in svc rf gbm; do \
 	  echo tools/baseline --csv $(CSV) --features $$f --model $$m --out logs/baseline/$${f}_$$m; \

@@ -40,3 +40,8 @@ same = abs(evaluate - pycaffe) < 5e-5
 print(f"demo: pycaffe accuracy {pycaffe:.4f}, tools/evaluate {evaluate:.4f}: {'the same' if same else 'DIFFERENT'}")
 sys.exit(0 if same else 1)
 PY
+
+# ---------------------------------------------------------------- a real photo through the shipped model (issue 22)
+# scikit-image's astronaut (in the installed package, no download) through nets/pretrained, the FER model the
+# recipe trained: the faces found and their top emotion.
+tools/classify --sample > /dev/null

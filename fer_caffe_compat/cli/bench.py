@@ -8,6 +8,8 @@ rounds and the table gives each one's median, so a ratio compares numbers taken 
   of the same loop on a frozen batch (the data path taken out); of a hand-written PyTorch loop reading
   the same LMDB through a plain Dataset/DataLoader (nn.Sequential + torch.optim.SGD); with
   ``CAFFE_BIN=path/to/caffe``, of ``caffe train`` on the same solver; and the ratios.
+- LeNet-FER's iteration taken apart (bench_parts.py): data, forward, loss read-back, backward, update, the
+  rest of Solver.step;
 - the data path alone (Data layer, 48x48 with crop 44, mirror and mean, batch 256): images/s from the
   decoded copy in memory, record by record, and from an encoded (JPEG) LMDB;
 - ``make lmdb``: seconds for the CSV (``--csv``, default ../shared/data/fer2013_dev.csv.gz, if present);
@@ -326,12 +328,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--options", action=argparse.BooleanOptionalAction, default=True,
                     help="also time fp32/bf16 x NCHW/channels_last (default on)")
     ap.add_argument("--json", default="logs/bench.json", help="where the JSON goes (default logs/bench.json)")
-    ap.add_argument("--only", default="", help="comma-separated sections: train, data, lmdb, options")
+    ap.add_argument("--only", default="", help="comma-separated sections: train, parts, data, lmdb, options")
     a = ap.parse_args(argv)
-    sections = set(a.only.split(",")) if a.only else {"train", "data", "lmdb", "options"}
+    sections = set(a.only.split(",")) if a.only else {"train", "parts", "data", "lmdb", "options"}
     if not a.options:
         sections.discard("options")
-    if sections & {"train", "data"}:
+    if sections & {"train", "parts", "data"}:
         for need in ("train_lmdb", "val_lmdb", "mean.binaryproto"):
             if not os.path.exists(os.path.join(a.data, need)):
                 raise CaffeError(f"{a.data}/{need} is missing: make bench trains on the FER2013 LMDBs; build them "
@@ -344,6 +346,9 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     if "train" in sections:
         rows += train_rows(a)
+    if "parts" in sections:
+        from .bench_parts import lenet_part_rows
+        rows += lenet_part_rows(a.rounds, a.iters)
     if "data" in sections:
         rows += data_path_rows(a.data, a.rounds)
     if "lmdb" in sections:

@@ -76,3 +76,26 @@ def test_bench_without_the_lmdbs_says_so_in_one_line(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and p.stderr.count("\n") == 1
     assert "train_lmdb is missing" in p.stderr and "make lmdb CSV=" in p.stderr
+
+
+def test_part_rows_take_one_iteration_apart():
+    from fer_caffe_compat.cli.bench_parts import PARTS, part_rows
+    from fer_caffe_compat.proto import parse_prototxt
+    from fer_caffe_compat.solver.solver import Solver
+
+    net = parse_prototxt("""layer { name: "d" type: "DummyData" top: "data" top: "label"
+      dummy_data_param { data_filler { type: "gaussian" std: 1 } data_filler { type: "constant" value: 1 }
+        shape { dim: 4 dim: 3 } shape { dim: 4 } } }
+    layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
+      inner_product_param { num_output: 2 weight_filler { type: "gaussian" std: 0.1 } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }""",
+                         caffe_pb2.NetParameter())
+    param = caffe_pb2.SolverParameter(net_param=net, base_lr=0.1, lr_policy="fixed", max_iter=100, display=0,
+                                      snapshot_after_train=False, random_seed=1)
+    solvers = []
+    rows = part_rows("Tiny", lambda: solvers.append(Solver(param, "tiny")) or solvers[0], rounds=2, iters=2)
+    names = [n for n, _, _ in rows]
+    assert names[:len(PARTS)] == [f"Tiny: part: {k}" for k in PARTS]
+    assert names[-2] == "Tiny: part: rest of Solver.step (step - parts)" and names[-1].startswith("Tiny: Solver.step")
+    assert all(v > 0 for n, v, _ in rows if "rest" not in n) and {u for _, _, u in rows} == {"ms/iter"}
+    assert solvers[0].iter == 2 + 2 + 2 * (2 + 2)  # the parts advance the iteration as Solver.step does

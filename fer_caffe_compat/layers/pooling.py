@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..proto import caffe_pb2
+from . import max_pool_nhwc as _nhwc
 from .base import Layer
 from .registry import register
 
@@ -86,6 +87,9 @@ def pool2d(x: torch.Tensor, method: int, g: PoolGeometry, want_mask: bool = Fals
     if native:
         if method == AVE:
             return [F.avg_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil, count_include_pad=True)]
+        if _nhwc.applies(x):  # the same top, mask and gradient, several times faster (max_pool_nhwc.py)
+            out = _nhwc.max_pool(x, g.kernel, g.stride, g.pad, g.ceil, want_mask)
+            return [out[0], out[1].to(x.dtype)] if want_mask else out
         if not want_mask:
             return [F.max_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil)]
         y, idx = F.max_pool2d(x, g.kernel, g.stride, g.pad, ceil_mode=g.ceil, return_indices=True)

@@ -153,3 +153,33 @@ def test_gradcheck_spp(method):
     torch.manual_seed(0)
     layer = make_layer(f'name: "s" type: "SPP" spp_param {{ pyramid_height: 3 pool: {method} }}', [(1, 2, 7, 6)])
     assert gradcheck_layer(layer, [torch.randn(1, 2, 7, 6)])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape, kernel, stride, pad, ceil", [
+    ((4, 20, 44, 44), 2, 2, 0, True),     # LeNet-FER pool1
+    ((4, 50, 18, 18), 2, 2, 0, True),     # pool2
+    ((3, 96, 12, 12), 3, 2, 0, True),     # AlexNet-48: overlapping windows, the last one overhangs
+    ((2, 8, 9, 7), 3, 2, 1, False),       # padding, floor
+])
+def test_max_pool_nhwc_is_bitwise_the_nchw_kernel(shape, kernel, stride, pad, ceil, dtype):
+    """The channels-last route (max_pool_nhwc.py) gives max_pool2d's top, argmax and gradient exactly,
+    ties (first maximum) and NaN included."""
+    from fer_caffe_compat.layers import max_pool_nhwc
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randint(-3, 4, shape, generator=g) / 2).to(dtype)  # many ties
+    x.view(-1)[::97] = float("nan")
+    assert max_pool_nhwc.applies(x)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, i1 = torch.nn.functional.max_pool2d(x1, kernel, stride, pad, ceil_mode=ceil, return_indices=True)
+    y2, i2 = max_pool_nhwc.max_pool(x2, (kernel, kernel), (stride, stride), (pad, pad), ceil, True)
+    assert y2.is_contiguous() and torch.equal(i1, i2)
+    assert torch.equal(y1.nan_to_num(7.0), y2.nan_to_num(7.0))
+    gy = torch.randn(y1.shape, generator=g, dtype=dtype)
+    y1.backward(gy)
+    y2.backward(gy)
+    assert x2.grad.is_contiguous() and torch.equal(x1.grad, x2.grad)
+    with torch.no_grad():
+        top, mask = max_pool_nhwc.max_pool(x, (kernel, kernel), (stride, stride), (pad, pad), ceil, True)
+    assert torch.equal(mask, i1) and torch.equal(top.nan_to_num(7.0), y1.nan_to_num(7.0))

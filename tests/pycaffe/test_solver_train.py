@@ -92,3 +92,17 @@ def test_python_data_layer_feeds_a_solver_as_in_pycaffe(pywork):
         ref["snapshot caffemodel: layers with blobs"]
     state = read_binary("pysnap/pynet_iter_3.solverstate", caffe_pb2.SolverState())
     assert [list(h.shape.dim) for h in state.history] == ref["solverstate history shapes"]
+
+
+def test_extensions_of_the_solver_file_run_under_pycaffe(work):
+    """ema_decay (an extension) works through solver.step as through tools/train: the snapshot holds the
+    average and the solverstate the raw weights."""
+    (work / "ema.prototxt").write_text((work / "solver_sgd.prototxt").read_text() + "ema_decay: 0.5\n")
+    s = caffe.get_solver("ema.prototxt")
+    s.step(3)
+    raw = weights(s.net)
+    s.snapshot()
+    state = read_binary("snap/sgd_iter_3.solverstate", caffe_pb2.SolverState())
+    assert len(state.raw_weights) == len(raw)
+    model = caffe.Net("solver_net.prototxt", caffe.TRAIN, weights="snap/sgd_iter_3.caffemodel")
+    assert any(not np.array_equal(model.params[k.split("/")[0]][int(k.split("/")[1])].data, v) for k, v in raw.items())

@@ -39,7 +39,7 @@ def test_original_projects_alexnet_solvers():
 
 
 def _shapes(net_file, batch):
-    from fer_caffe_compat.cli.bench import _dummy_train_net
+    from fer_caffe_compat.cli.bench_options import _dummy_train_net
     from fer_caffe_compat.net import Net
     net = Net(_dummy_train_net(str(ROOT / net_file), batch), phase=caffe_pb2.TRAIN)
     return net.blob_shapes

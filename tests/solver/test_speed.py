@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fer_caffe_compat.cli.bench import VGG_BN, trainable
+from fer_caffe_compat.cli.bench_options import VGG_BN, trainable
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.net import Net
 from fer_caffe_compat.proto import caffe_pb2

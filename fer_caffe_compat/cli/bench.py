@@ -243,12 +243,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--options", action=argparse.BooleanOptionalAction, default=True,
                     help="also time fp32/bf16 x NCHW/channels_last (default on)")
     ap.add_argument("--json", default="logs/bench.json", help="where the JSON goes (default logs/bench.json)")
-    ap.add_argument("--only", default="", help="comma-separated sections: train, parts, data, lmdb, options")
+    ap.add_argument("--only", default="", help="comma-separated sections: train, parts, pycaffe, data, lmdb, options")
     a = ap.parse_args(argv)
-    sections = set(a.only.split(",")) if a.only else {"train", "parts", "data", "lmdb", "options"}
+    sections = set(a.only.split(",")) if a.only else {"train", "parts", "pycaffe", "data", "lmdb", "options"}
     if not a.options:
         sections.discard("options")
-    if sections & {"train", "parts", "data"}:
+    if sections & {"train", "parts", "pycaffe", "data"}:
         for need in ("train_lmdb", "val_lmdb", "mean.binaryproto"):
             if not os.path.exists(os.path.join(a.data, need)):
                 raise CaffeError(f"{a.data}/{need} is missing: make bench trains on the FER2013 LMDBs; build them "
@@ -264,6 +264,9 @@ def main(argv: list[str]) -> int:
     if "parts" in sections:
         from .bench_parts import lenet_part_rows
         rows += lenet_part_rows(a.rounds, a.iters)
+    if "pycaffe" in sections:
+        from .bench_pycaffe import pycaffe_rows
+        rows += pycaffe_rows(a)
     if "data" in sections:
         rows += data_path_rows(a.data, a.rounds)
     if "lmdb" in sections:

@@ -9,6 +9,7 @@ GPU. Where CUDA is missing Caffe's CPU-only build aborted at first use; here ``s
 from __future__ import annotations
 
 import random
+import secrets
 import time
 
 import numpy as np
@@ -115,10 +116,39 @@ def has_nccl() -> bool:
 
 
 class NCCL:
-    """Present as in a Caffe built without NCCL: the constructor accepts (solver, uid) and does nothing."""
+    """Caffe's NCCL for the one-solver run BVLC's python/train.py makes with ``--gpus 0``.
 
-    def __init__(self, solver: object, uid: str) -> None:
+    A Caffe built without NCCL had no ``new_uid``/``bcast``, so train.py failed at its first line. With one
+    solver there is nothing to broadcast or reduce, so here ``new_uid()`` gives an opaque session id (bytes,
+    as Caffe's Python 3 binding), ``bcast()`` does nothing, and the object is accepted where train.py hands
+    it to ``solver.add_callback(nccl)`` and ``net.after_backward(nccl)``. Several solvers (solver_count > 1,
+    ``--gpus 0 1``) would each train alone without the gradient sum, so ``bcast()`` refuses them: multi-GPU
+    training is ``caffe train -gpu 0,1`` (torch.distributed).
+    """
+
+    def __init__(self, solver: object, uid: bytes | str) -> None:
         self.solver, self.uid = solver, uid
+
+    @staticmethod
+    def new_uid() -> bytes:
+        """A fresh session id of NCCL_UNIQUE_ID_BYTES (128) bytes, with no NUL (Caffe's bytes stop at one)."""
+        return secrets.token_hex(64).encode("ascii")
+
+    def bcast(self) -> None:
+        """NCCL::Broadcast of rank 0's weights: nothing to do for one solver."""
+        if _S.solver_count > 1:
+            raise RuntimeError(f"caffe.NCCL: {_S.solver_count} solvers (set_solver_count) need NCCL, which this "
+                               "build lacks; train on several GPUs with `caffe train -gpu 0,1` instead")
+
+    # The Solver::Callback and Net after_backward hooks NCCL was: with one solver no gradients to sum.
+    def on_start(self) -> None:
+        pass
+
+    def on_gradients_ready(self) -> None:
+        pass
+
+    def __call__(self, layer: int) -> None:
+        pass
 
 
 def solver_count() -> int:

@@ -20,7 +20,7 @@ from fer_caffe_compat.proto import caffe_pb2, read_prototxt
 from fer_caffe_compat.solver import updates
 from fer_caffe_compat.solver.solver import Solver as CoreSolver
 
-from .common import device
+from .common import NCCL, device
 from .net import Net
 
 __all__ = ["Solver", "SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
@@ -113,9 +113,12 @@ class Solver:
         p = self._core.param
         self._core.update(bool(p.display) and self._core.iter % p.display == 0)
 
-    def add_callback(self, on_start, on_gradients_ready) -> None:
+    def add_callback(self, on_start, on_gradients_ready=None) -> None:
         """Called with no arguments in every iteration: ``on_start`` before the forward pass,
-        ``on_gradients_ready`` before the update."""
+        ``on_gradients_ready`` before the update. ``add_callback(nccl)`` (one argument, a caffe.NCCL) adds
+        that NCCL's hooks, as train.py does."""
+        if on_gradients_ready is None and isinstance(on_start, NCCL):
+            on_start, on_gradients_ready = on_start.on_start, on_start.on_gradients_ready
         if not (callable(on_start) and callable(on_gradients_ready)):
             raise TypeError("add_callback(on_start, on_gradients_ready) takes two callables")
         self._core.add_callback(on_start, on_gradients_ready)

@@ -13,6 +13,18 @@ from .net import Net
 from .proto import caffe_pb2
 
 
+def input_transformer(net: Net, mean, input_scale, raw_scale, channel_swap) -> caffe_io.Transformer:
+    """The Transformer of ``net``'s first input as Classifier and Detector set it up (HxWxC images in)."""
+    in_ = net.inputs[0]
+    t = caffe_io.Transformer({in_: net.blobs[in_].data.shape})
+    t.set_transpose(in_, (2, 0, 1))
+    for setter, value in ((t.set_mean, mean), (t.set_input_scale, input_scale), (t.set_raw_scale, raw_scale),
+                          (t.set_channel_swap, channel_swap)):
+        if value is not None:
+            setter(in_, value)
+    return t
+
+
 class Classifier(Net):
     """Net(model_file, TEST, weights=pretrained_file) with a Transformer for its first input.
 
@@ -26,16 +38,7 @@ class Classifier(Net):
                  raw_scale: float | None = None, channel_swap: Sequence[int] | None = None):
         Net.__init__(self, model_file, caffe_pb2.TEST, weights=pretrained_file)
         in_ = self.inputs[0]
-        self.transformer = caffe_io.Transformer({in_: self.blobs[in_].data.shape})
-        self.transformer.set_transpose(in_, (2, 0, 1))
-        if mean is not None:
-            self.transformer.set_mean(in_, mean)
-        if input_scale is not None:
-            self.transformer.set_input_scale(in_, input_scale)
-        if raw_scale is not None:
-            self.transformer.set_raw_scale(in_, raw_scale)
-        if channel_swap is not None:
-            self.transformer.set_channel_swap(in_, channel_swap)
+        self.transformer = input_transformer(self, mean, input_scale, raw_scale, channel_swap)
         self.crop_dims = np.array(self.blobs[in_].data.shape[2:])
         if image_dims is None or len(image_dims) == 0:  # pycaffe's `not image_dims` failed on an array
             image_dims = self.crop_dims

@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import io as caffe_io
+from .classifier import input_transformer
 from .net import Net
 from .proto import caffe_pb2
 
@@ -30,17 +31,7 @@ class Detector(Net):
                  input_scale: float | None = None, raw_scale: float | None = None,
                  channel_swap: Sequence[int] | None = None, context_pad: int | None = None):
         Net.__init__(self, model_file, caffe_pb2.TEST, weights=pretrained_file)
-        in_ = self.inputs[0]
-        self.transformer = caffe_io.Transformer({in_: self.blobs[in_].data.shape})
-        self.transformer.set_transpose(in_, (2, 0, 1))
-        if mean is not None:
-            self.transformer.set_mean(in_, mean)
-        if input_scale is not None:
-            self.transformer.set_input_scale(in_, input_scale)
-        if raw_scale is not None:
-            self.transformer.set_raw_scale(in_, raw_scale)
-        if channel_swap is not None:
-            self.transformer.set_channel_swap(in_, channel_swap)
+        self.transformer = input_transformer(self, mean, input_scale, raw_scale, channel_swap)
         self.configure_crop(context_pad)
 
     def detect_windows(self, images_windows: Iterable[tuple[str, Sequence[Window]]]) -> list[dict]:

@@ -101,7 +101,11 @@ class Net(NetBuilder, NetWeights, NetRanges, nn.Module):
         ``edits`` maps a blob to a function that replaces it as soon as it is computed (test-time
         augmentation averages the scores of several views this way)."""
         dev, dtype = self._probe.device, self._probe.dtype
-        self.blob_store.push()  # arrays written on the host reach the device (CUDA; nothing on the CPU)
+        # The blob store holds real tensors only: a traced or compiled pass (export, torch.compile) skips it.
+        keep = not (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing())
+        if keep:
+            self.blob_store.push()  # arrays written on the host reach the device (CUDA; nothing on the CPU)
+            self.blob_store.release(self._released)
         feeds: dict[str, torch.Tensor] = {}
         if inputs:
             allowed = set(self.input_names)
@@ -128,7 +132,8 @@ class Net(NetBuilder, NetWeights, NetRanges, nn.Module):
                     blobs[t] = edits[t](x) if edits and t in edits else x
                 if notify:
                     notify("after_forward", i)
-        self._keep(blobs)
+        if keep:
+            self._keep(blobs)
         return self._float32_outputs(blobs)
 
     def _float32_outputs(self, blobs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -142,8 +147,9 @@ class Net(NetBuilder, NetWeights, NetRanges, nn.Module):
     def _data_tops(self, e: _Entry, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if all(t in feeds for t in e.tops):
             return {t: feeds[t] for t in e.tops}
-        if e.param.type == "Input":  # Caffe's Input blobs keep what was last written into them
-            return {t: feeds.get(t, self.blob_store.get(t)) for t in e.tops}
+        if e.param.type == "Input" and all(t in feeds or t in self.blob_store.data for t in e.tops):
+            # Caffe's Input blobs keep what was last written into them
+            return {t: feeds[t] if t in feeds else self.blob_store.get(t) for t in e.tops}
         return {t: feeds.get(t, x) for t, x in zip(e.tops, self.read_data(e.layer))}
 
     def _run(self, e: _Entry, blobs: dict[str, torch.Tensor]) -> list[torch.Tensor]:

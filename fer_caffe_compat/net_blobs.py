@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 HOST, DEVICE, SYNCED = "host", "device", "synced"
@@ -189,6 +188,14 @@ class BlobStore:
         else:
             m.put(g)
 
+    def release(self, names: list[str]) -> None:
+        """Let go of the borrowed tensors of ``names`` before a new pass allocates its own: the allocator
+        reuses their memory (keeping them doubles the peak). They read as zeros until the pass refills them."""
+        for n in names:
+            m = self.data.get(n)
+            if m is not None and m.buf is None:
+                m.t = torch.zeros((), dtype=m.t.dtype, device=m.t.device).expand(m.t.shape)
+
     def push(self) -> None:
         """Host-headed mirrors back to the device before the net uses its tensors (CUDA only)."""
         for m in self.mirrored:
@@ -197,8 +204,3 @@ class BlobStore:
     def device_newer(self) -> None:
         for m in self.mirrored:
             m.head = DEVICE
-
-
-def numpy_of(t: torch.Tensor) -> np.ndarray:
-    """A writable numpy view of a CPU tensor's memory."""
-    return t.detach().numpy()

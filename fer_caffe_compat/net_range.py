@@ -45,6 +45,8 @@ class NetRanges:
                                     self.device, self._probe.dtype if self._probe.is_floating_point()
                                     else torch.float32)
         self._kept = [t for t in names if t not in aliases]
+        inputs = {t for e in self._entries if e.param.type == "Input" for t in e.tops}
+        self._released = [t for t in self._kept if t not in inputs]  # an Input blob keeps its value
         self._records: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
         self._params_memory: dict[int, tuple[ParamMemory, ParamMemory]] = {}
         self.callbacks: dict[str, list[Callable[[int], None]]] = {k: [] for k in _CALLBACKS}
@@ -81,25 +83,41 @@ class NetRanges:
         store = self.blob_store
         store.push()
         end = len(self._entries) - 1 if end is None else end
+        before, after = self.callbacks["before_forward"], self.callbacks["after_forward"]
+        self._release_range(start, end)
+        with torch.no_grad():  # only layers that need backward keep a graph (_record)
+            for i in range(start, end + 1):
+                e = self._entries[i]
+                if before:
+                    self._notify("before_forward", i)
+                if e.is_data:
+                    self._records.pop(i, None)
+                    # InputLayer::Forward does nothing: the blob keeps what the caller wrote
+                    tops = () if e.param.type == "Input" else self.read_data(e.layer)
+                elif e.need_backward:
+                    tops = self._record(i)[1]
+                else:
+                    self._records.pop(i, None)
+                    tops = self._call(e, [store.get(b) for b in e.bottoms])
+                for t, x in zip(e.tops, tops):
+                    store.put(t, x)
+                if after:
+                    self._notify("after_forward", i)
+        store.device_newer()
+
+    def _release_range(self, start: int, end: int) -> None:
+        """Drop the last pass's values that layers start..end will recompute before reading them, and their
+        graphs, so that the allocator reuses that memory instead of holding two generations."""
+        seen: set[str] = set()
+        fresh: list[str] = []
         for i in range(start, end + 1):
             e = self._entries[i]
-            self._notify("before_forward", i)
-            if e.is_data:
-                self._records.pop(i, None)
-                if e.param.type == "Input":
-                    self._notify("after_forward", i)
-                    continue  # InputLayer::Forward does nothing: the blob keeps what the caller wrote
-                tops = self.read_data(e.layer)
-            elif e.need_backward:
-                leaves, tops = self._record(i)
-            else:
-                self._records.pop(i, None)
-                with torch.no_grad():
-                    tops = self._call(e, [store.get(b) for b in e.bottoms])
-            for t, x in zip(e.tops, tops):
-                store.put(t, x)
-            self._notify("after_forward", i)
-        store.device_newer()
+            self._records.pop(i, None)
+            seen.update(e.bottoms)
+            fresh += [t for t in e.tops if t not in seen]
+            seen.update(e.tops)
+        released = set(self._released)
+        self.blob_store.release([t for t in fresh if t in released])
 
     def _record(self, i: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Run layer ``i`` on leaves made from the stored bottoms, keeping its graph for its Backward."""

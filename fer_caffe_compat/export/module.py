@@ -24,6 +24,8 @@ NOT_EXPORTABLE = {
     "MemoryData": "it is fed from Python at run time",
     "DummyData": "it draws new filler values on every forward",
 }
+# A Python layer's forward is the user's numpy code (tests/pycaffe/test_python_layer.py checks the refusal).
+PYTHON_REFUSED = "its forward is numpy code run by Python, which a graph cannot hold"
 
 
 _RECURRENT = ("RNN", "LSTM")
@@ -34,7 +36,7 @@ def check_exportable(net: Net) -> None:
     for lp in net.layer_params:
         if lp.type == "Python":
             raise CaffeError(f"layer {lp.name} (Python {lp.python_param.module}.{lp.python_param.layer}): cannot be "
-                             "exported: its forward is numpy code run by Python, which a graph cannot hold")
+                             f"exported: {PYTHON_REFUSED}")
         why = NOT_EXPORTABLE.get(lp.type)
         if why:
             raise CaffeError(f"layer {lp.name} ({lp.type}): cannot be exported: {why}; a deploy net takes "

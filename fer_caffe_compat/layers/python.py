@@ -15,7 +15,7 @@ import importlib
 import torch
 
 from ..errors import CaffeError
-from ..net_blobs import BlobStore, Memory, ParamMemory
+from ..net_blobs import DEVICE, BlobStore, Memory, ParamMemory
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register
@@ -97,7 +97,7 @@ class PythonLayer(Layer):
         """Writes made through arrays of the layer's blobs reach the parameters on a device (CUDA)."""
         for m in self._param_memories:
             m.push()
-            m.head = "device"
+            m.head = DEVICE
 
     def _set_bottoms(self, bottoms) -> None:
         for blob, x in zip(self.bottom_vec, bottoms):

@@ -178,6 +178,8 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
         the update, the EMA (extension), ++iter. The diffs then hold the update applied (w -= diff)."""
         if self.world > 1 and self._ddp is None:
             self._all_reduce_grads()
+        # pycaffe on CUDA: weights or diffs written through host arrays reach the device first (SyncedMemory)
+        self.net.blob_store.push()
         if self._scaling is not None:  # FP16 (extension): unscale; no update when a gradient overflowed
             self._scaling.step(lambda: self.apply_update(display))
         else:

@@ -13,7 +13,7 @@ from fer_caffe_compat import log
 from fer_caffe_compat.errors import CaffeError
 from fer_caffe_compat.layers import register
 from fer_caffe_compat.layers.base import Layer
-from fer_caffe_compat.net import Net, insert_splits, load_net_param
+from fer_caffe_compat.net import Net, insert_splits
 from fer_caffe_compat.proto import caffe_pb2, parse_prototxt
 from tests.conftest import FIXTURES
 from tests.layers.zoo import assert_close_to_caffe
@@ -349,152 +349,6 @@ def test_meta_device_builds_without_allocating():
     assert net.blob_shapes["y"] == (2, 100000)
 
 
-# ------------------------------------------------------------------------------- V1 upgrade
-V1_NET = """name: "v1"
-input: "data"
-input_dim: 2 input_dim: 1 input_dim: 8 input_dim: 8
-layers { name: "conv" type: CONVOLUTION bottom: "data" top: "conv" blobs_lr: 1 blobs_lr: 2
-  weight_decay: 1 weight_decay: 0 param: "cw"
-  convolution_param { num_output: 3 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 } } }
-layers { name: "relu" type: RELU bottom: "conv" top: "conv" }
-layers { name: "pool" type: POOLING bottom: "conv" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
-layers { name: "ip" type: INNER_PRODUCT bottom: "pool" top: "ip" inner_product_param { num_output: 4 } }
-layers { name: "prob" type: SOFTMAX bottom: "ip" top: "prob" include { phase: TEST } }
-"""
-MODERN_NET = """name: "v1"
-layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 2 dim: 1 dim: 8 dim: 8 } } }
-layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
-  param { name: "cw" lr_mult: 1 decay_mult: 1 } param { lr_mult: 2 decay_mult: 0 }
-  convolution_param { num_output: 3 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 } } }
-layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
-layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
-layer { name: "ip" type: "InnerProduct" bottom: "pool" top: "ip" inner_product_param { num_output: 4 } }
-layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" include { phase: TEST } }
-"""
-
-
-def test_v1_net_upgrades_to_its_modern_twin(tmp_path):
-    (tmp_path / "v1.prototxt").write_text(V1_NET)
-    (tmp_path / "new.prototxt").write_text(MODERN_NET)
-    assert load_net_param(tmp_path / "v1.prototxt") == load_net_param(tmp_path / "new.prototxt")
-    old, new = Net.from_file(tmp_path / "v1.prototxt"), Net.from_file(tmp_path / "new.prototxt")
-    new.copy_trained_layers_from(old.to_net_parameter())
-    x = np.random.default_rng(0).standard_normal((2, 1, 8, 8))
-    torch.testing.assert_close(old.forward({"data": x})["prob"], new.forward({"data": x})["prob"])
-    assert [(p.lr_mult, p.decay_mult, p.name) for p in old.learnable_params][:2] == [(1, 1, "cw"), (2, 0, "")]
-    assert old.blob_shapes == new.blob_shapes
-
-
-def test_v1_caffemodel_weights_load(tmp_path):
-    """A V1 .caffemodel (``layers`` with blobs in legacy 4-D shape) is upgraded before copying."""
-    (tmp_path / "v1.prototxt").write_text(V1_NET)
-    net = Net.from_file(tmp_path / "v1.prototxt")
-    old = caffe_pb2.NetParameter(name="v1")
-    v1 = old.layers.add(name="ip", type=caffe_pb2.V1LayerParameter.INNER_PRODUCT)
-    w = np.arange(4 * 27, dtype=np.float32)
-    b1 = v1.blobs.add(num=1, channels=1, height=4, width=27)
-    b1.data.extend(w)
-    b2 = v1.blobs.add(num=1, channels=1, height=1, width=4)
-    b2.data.extend([1, 2, 3, 4])
-    (tmp_path / "v1.caffemodel").write_bytes(old.SerializeToString())
-    net.copy_trained_layers_from(tmp_path / "v1.caffemodel")
-    np.testing.assert_array_equal(net.layer_by_name("ip").blobs[0].detach().numpy(), w.reshape(4, 27))
-
-
-# ------------------------------------------------------------------------------- user errors
-def test_syntax_error_names_file_line_and_column(tmp_path):
-    (tmp_path / "bad.prototxt").write_text('name: "x"\nlayer {\n  name: "a" typo: 3\n}\n')
-    with pytest.raises(CaffeError, match=r"bad\.prototxt:3:13: .*typo"):
-        load_net_param(tmp_path / "bad.prototxt")
-
-
-def test_unknown_layer_type_lists_the_known_types():
-    with pytest.raises(CaffeError, match=r"layer a: unknown layer type 'Convolutoin' \(known types: .*"
-                                         r"Convolution, .*InnerProduct, .*SoftmaxWithLoss"):
-        net_from_text(_IN + 'layer { name: "a" type: "Convolutoin" bottom: "x" top: "y" }')
-
-
-def test_missing_bottom_blob_names_layer_and_blob():
-    with pytest.raises(CaffeError, match=r"^layer a: unknown bottom blob 'nope'"):
-        net_from_text(_IN + 'layer { name: "a" type: "TestScaleBy2" bottom: "nope" top: "y" }')
-
-
-def test_bottom_produced_only_in_other_phase_is_missing():
-    with pytest.raises(CaffeError, match=r"layer b: unknown bottom blob 'a'"):
-        net_from_text(_IN + 'layer { name: "a" type: "TestScaleBy2" bottom: "x" top: "a" include { phase: TRAIN } }\n'
-                            'layer { name: "b" type: "TestScaleBy2" bottom: "a" top: "b" }', phase=caffe_pb2.TEST)
-
-
-def test_shape_mismatch_names_layer_and_both_shapes():
-    with pytest.raises(CaffeError, match=r"layer sum \(Eltwise\): .*\(2, 3\).*\(2, 4\)"):
-        net_from_text('layer { name: "in" type: "Input" top: "a" top: "b" '
-                      'input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 4 } } }\n'
-                      'layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" top: "c" }')
-
-
-@pytest.mark.parametrize("layer,message", [
-    ('layer { name: "lrn" type: "LRN" bottom: "x" top: "y" lrn_param { local_size: 4 } }', r"layer lrn \(LRN\): .*odd"),
-    ('layer { name: "conv" type: "Convolution" bottom: "x" top: "y" '
-     'convolution_param { num_output: 2 kernel_size: 3 stride: 0 } }', r"layer conv \(Convolution\): .*stride"),
-    ('layer { name: "py" type: "Python" bottom: "x" top: "y" }', r"layer py \(Python\): python_param needs both"),
-    ('layer { name: "py" type: "Python" bottom: "x" top: "y" python_param { module: "no_such_mod" layer: "L" } }',
-     r"layer py \(Python\): cannot import module 'no_such_mod'"),
-    ('layer { name: "a" type: "TestScaleBy2" bottom: "x" top: "y" loss_weight: 1 loss_weight: 2 }',
-     r"layer a: loss_weight must be unspecified or given once per top"),
-    ('layer { name: "a" type: "TestScaleBy2" bottom: "x" top: "y" propagate_down: true propagate_down: false }',
-     r"layer a: propagate_down must be given"),
-    ('layer { name: "a" type: "TestScaleBy2" bottom: "x" top: "x2" } layer { name: "b" type: "TestScaleBy2" '
-     'bottom: "x2" top: "x" }', r"layer b: top blob 'x' is already produced"),
-])
-def test_invalid_parameter_is_one_line_naming_the_layer(layer, message):
-    with pytest.raises(CaffeError, match=message) as e:
-        net_from_text('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 8 dim: 8 } } }\n'
-                      + layer)
-    assert "\n" not in str(e.value)
-
-
-def test_caffemodel_that_does_not_fit_names_layer_and_both_shapes(tmp_path, monkeypatch):
-    monkeypatch.chdir(LENET)
-    text = Path("lenet_train_test.prototxt").read_text().replace("num_output: 50\n", "num_output: 40\n")
-    net = Net(parse_prototxt(text, caffe_pb2.NetParameter()), phase=caffe_pb2.TRAIN)
-    with pytest.raises(CaffeError, match=r"lenet_iter_0\.caffemodel: layer ip1: cannot copy param 0: shape "
-                                         r"mismatch, source param shape is 50 4050 \(202500\); target param "
-                                         r"shape is 40 4050 \(162000\)"):
-        net.copy_trained_layers_from("lenet_iter_0.caffemodel")
-
-
-def test_caffemodel_with_wrong_blob_count_is_an_error():
-    net = net_from_text(_IN + 'layer { name: "a" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 2 } }')
-    src = net.to_net_parameter()
-    del src.layer[1].blobs[1]
-    with pytest.raises(CaffeError, match="layer a: incompatible number of blobs: the file has 1, the net's layer has 2"):
-        net.copy_trained_layers_from(src)
-
-
-def test_layers_missing_from_the_caffemodel_keep_their_fillers():
-    net = net_from_text(_IN + 'layer { name: "a" type: "InnerProduct" bottom: "x" top: "y" '
-                              'inner_product_param { num_output: 2 bias_filler { type: "constant" value: 7 } } }')
-    net.copy_trained_layers_from(caffe_pb2.NetParameter(name="other"))
-    assert net.layer_by_name("a").blobs[1].tolist() == [7.0, 7.0]
-
-
-def test_caffemodel_layers_absent_from_the_net_are_logged_as_ignored():
-    net = net_from_text(_IN + 'layer { name: "a" type: "InnerProduct" bottom: "x" top: "y" '
-                              'inner_product_param { num_output: 2 } }')
-    src = net.to_net_parameter()
-    src.layer.add(name="extra", type="ReLU")
-    assert _trace(lambda: net.copy_trained_layers_from(src)) == [
-        "net.cpp:764] Copying source layer in", "net.cpp:764] Copying source layer a",
-        "net.cpp:761] Ignoring source layer extra"]
-
-
-def test_corrupt_caffemodel_is_one_line(tmp_path):
-    (tmp_path / "x.caffemodel").write_bytes(b"\xff\xfe\x00garbage\x01")
-    net = net_from_text(_IN)
-    with pytest.raises(CaffeError, match=r"x\.caffemodel"):
-        net.copy_trained_layers_from(tmp_path / "x.caffemodel")
-
-
 # ------------------------------------------------------------------------------- devices
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_zoo_on_cuda_matches_caffe(monkeypatch):
@@ -506,14 +360,3 @@ def test_zoo_on_cuda_matches_caffe(monkeypatch):
         for blob in ZOO_TOPS:
             assert out[blob].device.type == "cuda"
             assert_close_to_caffe(blob, out[blob], z[blob], rtol=1e-4)
-
-
-
-def test_v1_data_layer_moves_scale_and_mean_into_transform_param(tmp_path):
-    (tmp_path / "v1.prototxt").write_text(
-        'layers { name: "d" type: DATA top: "data" top: "label" '
-        'data_param { source: "x_lmdb" batch_size: 4 backend: LMDB scale: 0.5 crop_size: 3 mirror: true } }')
-    layer = load_net_param(tmp_path / "v1.prototxt").layer[0]
-    assert (layer.type, layer.transform_param.scale, layer.transform_param.crop_size, layer.transform_param.mirror) \
-        == ("Data", 0.5, 3, True)
-    assert not layer.data_param.HasField("scale") and layer.data_param.batch_size == 4

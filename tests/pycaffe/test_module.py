@@ -51,7 +51,9 @@ def test_names_version_phases():
 def test_layer_type_list_is_caffes_order_less_the_types_not_implemented():
     ref = J["caffe.layer_type_list()"]
     assert len(ref) == 61
-    got = caffe.layer_type_list()
+    # the registry lists every registered type, as Caffe's does: leave out the ones tests/test_net.py registers
+    # when it shares this worker process
+    got = [t for t in caffe.layer_type_list() if not t.startswith("Test")]
     assert got == [t for t in ref if t not in NOT_IMPLEMENTED]  # same names, same (byte) order
     assert len(got) == 58 and "Python" in got
 

@@ -32,6 +32,11 @@ V1_TYPE_NAMES = {
 }
 
 # V1 repeated fields copied verbatim (same name and type in LayerParameter).
+# UpgradeSolverType: the legacy SolverParameter.solver_type enum as the type string (torch-free, so that
+# upgrade_solver_proto_text starts without torch; solver/updates.py reads it too).
+_S = caffe_pb2.SolverParameter
+SOLVER_TYPE_NAMES = {_S.SGD: "SGD", _S.NESTEROV: "Nesterov", _S.ADAGRAD: "AdaGrad", _S.RMSPROP: "RMSProp",
+                     _S.ADADELTA: "AdaDelta", _S.ADAM: "Adam"}
 _REPEATED = ("bottom", "top", "include", "exclude", "blobs", "loss_weight")
 # V1 per-blob lists -> the ParamSpec field of the same blob.
 _PARAM_SPEC_FIELDS = (("param", "name"), ("blob_share_mode", "share_mode"), ("blobs_lr", "lr_mult"),

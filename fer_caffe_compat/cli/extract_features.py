@@ -31,6 +31,7 @@ import torch
 from .. import log
 from ..errors import CaffeError
 from ..fsutil import atomic_path
+from ..io.blob import legacy_shape
 from ..io.db import COMMIT_EVERY, MAP_SIZE, lmdb_os_error
 from ..proto import caffe_pb2
 from .common import run
@@ -85,17 +86,12 @@ def _device(argv: list[str]) -> torch.device:
     return torch.device("cpu")
 
 
-def legacy_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """Blob::num(), channels(), height(), width(): axes past the blob's own count are 1 (at most 4 axes)."""
-    if len(shape) > 4:
-        raise CaffeError(f"a blob of shape {list(shape)}: Cannot use legacy accessors on Blobs with > 4 axes.")
-    padded = tuple(shape) + (1,) * (4 - len(shape))
-    return padded[0], padded[1], padded[2], padded[3]
-
-
 def feature_records(blob: np.ndarray, first: int) -> Iterator[tuple[bytes, bytes]]:
     """One (key, serialized Datum) per image of a blob, numbered from ``first``."""
-    num, channels, height, width = legacy_shape(blob.shape)
+    try:
+        num, channels, height, width = legacy_shape(blob.shape)
+    except ValueError as e:
+        raise CaffeError(str(e)) from None
     rows = np.asarray(blob, dtype=np.float32).reshape(num, -1)
     for n in range(num):
         d = caffe_pb2.Datum(channels=channels, height=height, width=width)

@@ -20,17 +20,12 @@ from typing import Callable
 from .. import log
 from ..errors import CaffeError
 from ..fsutil import write_bytes_atomic, write_text_atomic
-from ..net_upgrade import upgrade_net_param
+from ..net_upgrade import SOLVER_TYPE_NAMES, upgrade_net_param
 from ..proto import caffe_pb2, read_binary, read_prototxt
 from ..proto.cpp_text import to_text
 from .common import run
 
 NET_FORMAT = "latest proto format"
-# UpgradeSolverType's switch (solver/updates.py has the same table; importing it would import torch,
-# seconds of start-up for a tool that only rewrites a text file).
-_S = caffe_pb2.SolverParameter
-SOLVER_TYPES = {_S.SGD: "SGD", _S.NESTEROV: "Nesterov", _S.ADAGRAD: "AdaGrad", _S.RMSPROP: "RMSProp",
-                _S.ADADELTA: "AdaDelta", _S.ADAM: "Adam"}
 
 
 def net_needs_upgrade(p: caffe_pb2.NetParameter) -> bool:
@@ -53,7 +48,7 @@ def upgrade_solver(p: caffe_pb2.SolverParameter, source: str) -> None:
     if p.HasField("type"):
         raise CaffeError(f"{source}: Failed to upgrade solver: old solver_type field (enum) and new type field "
                          "(string) cannot be both specified in solver proto text.")
-    p.type = SOLVER_TYPES[p.solver_type]
+    p.type = SOLVER_TYPE_NAMES[p.solver_type]
     p.ClearField("solver_type")
     log.info("upgrade_proto.cpp:1074", "Successfully upgraded file specified using deprecated 'solver_type' "
              "field (enum) to 'type' field (string).")

@@ -29,6 +29,17 @@ def blob_to_array(blob: caffe_pb2.BlobProto, source: str = "blob") -> np.ndarray
     return data.reshape(shape)
 
 
+def legacy_shape(shape) -> tuple[int, int, int, int]:
+    """Blob::num(), channels(), height(), width(): the axes a blob lacks count as 1; a blob of more than 4
+    axes has none (ValueError; Caffe aborts)."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) > 4:
+        raise ValueError(f"cannot use legacy accessors (num/channels/height/width) on a blob with "
+                         f"{len(shape)} axes (shape {list(shape)}); use .shape")
+    n, c, h, w = shape + (1,) * (4 - len(shape))
+    return n, c, h, w
+
+
 def array_to_blob(arr: np.ndarray, legacy_4d: bool = False, diff: np.ndarray | None = None
                   ) -> caffe_pb2.BlobProto:
     """A BlobProto holding ``arr`` as float32; ``legacy_4d`` writes num/channels/height/width

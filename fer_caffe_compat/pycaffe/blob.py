@@ -11,6 +11,7 @@ import math
 import numpy as np
 import torch
 
+from fer_caffe_compat.io.blob import legacy_shape
 from fer_caffe_compat.net_blobs import Memory
 
 _TYPESTR = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2", torch.int64: "<i8",
@@ -80,17 +81,10 @@ class Blob:
     def count(self) -> int:
         return math.prod(self.shape)
 
-    def _legacy(self, axis: int) -> int:
-        shape = self.shape
-        if len(shape) > 4:
-            raise ValueError(f"cannot use legacy accessors (num/channels/height/width) on a blob with "
-                             f"{len(shape)} axes (shape {list(shape)}); use .shape")
-        return shape[axis] if axis < len(shape) else 1
-
-    num = property(lambda self: self._legacy(0))
-    channels = property(lambda self: self._legacy(1))
-    height = property(lambda self: self._legacy(2))
-    width = property(lambda self: self._legacy(3))
+    num = property(lambda self: legacy_shape(self.shape)[0])
+    channels = property(lambda self: legacy_shape(self.shape)[1])
+    height = property(lambda self: legacy_shape(self.shape)[2])
+    width = property(lambda self: legacy_shape(self.shape)[3])
 
     def reshape(self, *dims: int, **kwargs) -> None:
         """Blob::Reshape: separate ints; the data and diff buffers keep their memory while the count fits."""

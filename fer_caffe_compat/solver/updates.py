@@ -16,10 +16,10 @@ from typing import Sequence
 import torch
 
 from ..errors import CaffeError
+from ..net_upgrade import SOLVER_TYPE_NAMES
 from ..proto import caffe_pb2
 
 # Legacy SolverParameter.solver_type enum -> type string (Caffe's UpgradeSolverType).
-LEGACY_TYPES = {0: "SGD", 1: "Nesterov", 2: "AdaGrad", 3: "RMSProp", 4: "AdaDelta", 5: "Adam"}
 # Number of history sets each type keeps (Adam/AdaDelta add a second set after the first).
 HISTORY_SETS = {"SGD": 1, "Nesterov": 1, "AdaGrad": 1, "RMSProp": 1, "AdaDelta": 2, "Adam": 2}
 
@@ -41,7 +41,7 @@ def solver_type(p: caffe_pb2.SolverParameter, source: str = "solver") -> str:
     """The solver type, with the legacy enum honoured and Caffe's per-type checks applied."""
     kind = p.type
     if p.HasField("solver_type"):
-        legacy = LEGACY_TYPES.get(p.solver_type)
+        legacy = SOLVER_TYPE_NAMES.get(p.solver_type)
         if p.HasField("type") and p.type != legacy:
             raise CaffeError(f"{source}: solver_type {legacy} conflicts with type \"{p.type}\"")
         kind = legacy

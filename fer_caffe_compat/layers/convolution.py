@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..proto import caffe_pb2
+from . import conv_nhwc as _nhwc
 from .base import Layer, Shape, canonical_axis
 from .registry import register
 
@@ -113,6 +114,9 @@ class _Conv(_ConvGeometry):
         self.bias_term = cp.bias_term
         if self.bias_term:
             self.add_blob([self.num_output], cp.bias_filler)
+        # oneDNN's NCHW kernel would pad these channels: compute channels-last (conv_nhwc.py)
+        self.nhwc_kernel = (not self.transposed and self.num_spatial == 2
+                            and _nhwc.wants_nhwc(self.channels, self.num_output, self.group))
         spatial = shape[self.channel_axis + 1:]
         out = self._out_shape(spatial)
         top = tuple(shape[:self.channel_axis]) + (self.num_output,) + tuple(out)
@@ -135,6 +139,8 @@ class _Conv(_ConvGeometry):
         return tops
 
     def _conv(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        if self.nhwc_kernel and _nhwc.applies(x):  # the same convolution, without the padded channels
+            return _nhwc.conv2d(x, w, b, self.stride, self.pad, self.dilation)
         if self.transposed:
             return _DECONV[self.num_spatial](x, w, b, self.stride, self.pad, 0, self.group, self.dilation)
         return _CONV[self.num_spatial](x, w, b, self.stride, self.pad, self.dilation, self.group)

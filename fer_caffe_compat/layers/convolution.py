@@ -114,9 +114,9 @@ class _Conv(_ConvGeometry):
         self.bias_term = cp.bias_term
         if self.bias_term:
             self.add_blob([self.num_output], cp.bias_filler)
-        # oneDNN's NCHW kernel would pad these channels: compute channels-last (conv_nhwc.py)
-        self.nhwc_kernel = (not self.transposed and self.num_spatial == 2
-                            and _nhwc.wants_nhwc(self.channels, self.num_output, self.group))
+        # oneDNN's NCHW kernel would pad these input channels: compute channels-last (conv_nhwc.py)
+        self.nhwc_kernel = not self.transposed and self.num_spatial == 2 and _nhwc.wants_nhwc(self.channels,
+                                                                                              self.group)
         spatial = shape[self.channel_axis + 1:]
         out = self._out_shape(spatial)
         top = tuple(shape[:self.channel_axis]) + (self.num_output,) + tuple(out)

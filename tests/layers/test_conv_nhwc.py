@@ -9,32 +9,31 @@ from fer_caffe_compat.layers import conv_nhwc
 from tests.layers.layer_case import make_layer
 
 
-@pytest.mark.parametrize("cin, cout, group, block, want", [
-    (20, 50, 1, 16, True),    # LeNet-FER conv2: blocked as 32 -> 64, 2.05x the work
-    (20, 50, 1, 8, True),     # AVX2: 24 -> 56, 1.34x
-    (24, 56, 1, 16, True),    # 1.52x
-    (40, 40, 1, 16, True),    # 1.44x
-    (32, 50, 1, 16, False),   # 1.28x: below the threshold
-    (16, 64, 1, 16, False),   # whole blocks
-    (64, 64, 1, 8, False),
-    (1, 20, 1, 16, False),    # a first layer: oneDNN reads the plain input
-    (3, 64, 1, 16, False),
-    (20, 50, 2, 16, False),   # grouped
-    (20, 50, 1, 0, False),    # a CPU without the rule
+@pytest.mark.parametrize("cin, group, block, want", [
+    (20, 1, 16, True),     # LeNet-FER conv2: 20 channels held as 32
+    (20, 1, 8, True),      # AVX2: as 24, a fifth more
+    (24, 1, 16, True),     # GoogLeNet's inception_4b/5x5
+    (40, 1, 16, True),     # as 48: a fifth
+    (36, 1, 8, False),     # as 40: a ninth
+    (32, 1, 16, False),    # whole blocks
+    (512, 1, 16, False),   # 512 -> 24: only the output channels are padded
+    (1, 1, 16, False),     # a first layer: oneDNN reads the plain input
+    (3, 1, 16, False),
+    (20, 2, 16, False),    # grouped
+    (20, 1, 0, False),     # a CPU without the rule
 ])
-def test_the_rule_takes_nhwc_where_the_blocks_pad(cin, cout, group, block, want):
-    assert conv_nhwc.wants_nhwc(cin, cout, group, block) is want
+def test_the_rule_takes_nhwc_where_the_blocks_pad_the_input(cin, group, block, want):
+    assert conv_nhwc.wants_nhwc(cin, group, block) is want
 
 
-def test_padded_work_counts_both_channel_paddings():
-    assert conv_nhwc.padded_work(20, 50, 16) == pytest.approx(32 * 64 / 1000)
-    assert conv_nhwc.padded_work(16, 48, 16) == 1.0
+def test_padded_channels_are_whole_blocks():
+    assert [conv_nhwc.padded_channels(c, 16) for c in (1, 16, 20, 33)] == [16, 16, 32, 48]
 
 
 def test_a_layer_takes_the_rule_from_its_own_shapes():
     lenet2 = make_layer('name: "c" type: "Convolution" convolution_param { num_output: 50 kernel_size: 5 }',
                         [(2, 20, 22, 22)], dtype=torch.float32)
-    assert lenet2.nhwc_kernel is conv_nhwc.wants_nhwc(20, 50, 1)
+    assert lenet2.nhwc_kernel is conv_nhwc.wants_nhwc(20, 1)
     deconv = make_layer('name: "d" type: "Deconvolution" convolution_param { num_output: 50 kernel_size: 5 }',
                         [(2, 20, 22, 22)], dtype=torch.float32)
     assert deconv.nhwc_kernel is False

@@ -11,6 +11,8 @@ import numpy as np
 
 from fer_caffe_compat.errors import CaffeError
 
+from .common import NCCL
+
 
 class NetPasses:
     """The running half of caffe.Net."""
@@ -149,6 +151,8 @@ class NetPasses:
         self._net.add_callback("before_backward", callback)
 
     def after_backward(self, callback) -> None:
+        if isinstance(callback, NCCL):  # one solver, nothing to reduce: solver.step keeps its one backward
+            return
         self._net.add_callback("after_backward", callback)
 
     def __repr__(self) -> str:

@@ -150,9 +150,12 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
             passes = max(p.iter_size, 1)
             for k in range(passes):
                 with self._grad_sync(k == passes - 1):
-                    out = (self._ddp if self._ddp is not None else self.net)()
-                    total = self.net.total_loss(out)
-                    (self._scaling.scale(total) if self._scaling else total).backward()
+                    if self._layer_by_layer():
+                        out, total = self._pass_layer_by_layer()
+                    else:
+                        out = (self._ddp if self._ddp is not None else self.net)()
+                        total = self.net.total_loss(out)
+                        (self._scaling.scale(total) if self._scaling else total).backward()
                 loss = F32(loss + F32(float(total.detach())))
             loss = F32(loss / F32(max(p.iter_size, 1)))
             self._update_smoothed_loss(loss, start_iter)
@@ -172,6 +175,22 @@ class Solver(NetBuilding, Testing, Checkpoints, Display):
             if request == "stop":
                 self.requested_early_exit = True
                 break
+
+    def _layer_by_layer(self) -> bool:
+        """pycaffe's net.before_backward/after_backward callbacks run around each layer's Backward, as in
+        Net::BackwardFromTo; the pass then goes layer by layer (net_range) instead of one autograd call.
+        One process, no FP16 loss scaling (extensions that own the backward call)."""
+        cb = self.net.callbacks
+        return bool(cb["before_backward"] or cb["after_backward"]) and self._ddp is None and self._scaling is None
+
+    def _pass_layer_by_layer(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Net::ForwardBackward through the layer ranges: every blob by name, and the weighted loss."""
+        net = self.net
+        net.forward_range()
+        out = {n: net.blob_store.get(n) for n in net.blob_names}
+        total = net.total_loss(out)
+        net.backward_range()  # a loss top's diff starts at its loss weight (Layer::SetLossWeights)
+        return out, total
 
     def update(self, display: bool) -> None:
         """The end of an iteration, as Caffe master's ApplyUpdate: gradients all-reduced (several processes),

@@ -83,6 +83,21 @@ def test_net_forward_callbacks_run_inside_a_step(work):
     assert trace == want
 
 
+def test_net_backward_callbacks_run_per_layer_inside_a_step_and_change_no_value(work):
+    """Net::BackwardFromTo calls them around each layer, last to first; the step then runs layer by layer."""
+    want = [e["event"] for e in J["callbacks"]["trace"] if e["event"].startswith("net.")]
+    s, plain = _sgd(), _sgd()
+    names, trace = list(s.net._layer_names), []
+    for kind in ("before_forward", "after_forward", "before_backward", "after_backward"):
+        getattr(s.net, kind)(lambda i, kind=kind: trace.append(f"net.{kind}({i}) {names[i]}"))
+    s.step(2)
+    plain.step(2)
+    assert trace[:len(want)] == want and len(trace) == 2 * len(want)
+    for k, v in weights(plain.net).items():
+        np.testing.assert_allclose(weights(s.net)[k], v, rtol=1e-5, atol=1e-7, err_msg=k)
+    assert float(s.net.blobs["loss"].data) == pytest.approx(float(plain.net.blobs["loss"].data), rel=1e-5)
+
+
 def test_an_exception_in_a_callback_reaches_the_caller_and_the_iteration_is_not_counted(work):
     s = caffe.get_solver("solver_sgd.prototxt")
     w = weights(s.net)

@@ -174,6 +174,11 @@ def _train(a, param, device, rank: int, world: int) -> int:
         finally:
             if bar is not None:
                 bar.close()
+        if world > 1:
+            import torch.distributed as dist
+            # Rank 0 may still be snapshotting; a rank that tears gloo down before it now and then aborted
+            # at exit ("terminate called without an active exception"). The ranks leave together.
+            dist.barrier()
         if rank == 0:
             log.info("caffe.cpp:250", "Optimization Done.")
         return _exit_status(solver) if rank == 0 else 0

@@ -20,19 +20,18 @@ renamed at the end).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 from typing import Iterator
 
-import lmdb
 import numpy as np
 import torch
 
 from .. import log
 from ..errors import CaffeError
-from ..fsutil import atomic_path
 from ..io.blob import legacy_shape
-from ..io.db import COMMIT_EVERY, MAP_SIZE, lmdb_os_error
+from ..io.db import lmdb_writer
 from ..proto import caffe_pb2
 from .common import run
 
@@ -134,46 +133,27 @@ def extract(argv: list[str]) -> int:
 
 
 def _extract(net, blob_names: list[str], db_names: list[str], batches: int) -> None:
-    """The forward passes, with one open write transaction per database."""
+    """The forward passes, writing each feature blob into its own new database (io/db.lmdb_writer)."""
     with contextlib.ExitStack() as stack:
-        envs, txns = [], []
-        for path in db_names:
+        writers = []
+        for path, name in zip(db_names, blob_names):
             with _info_hidden():
                 log.info(f"{SRC}:121", f"Opening dataset {path}")
-            tmp = stack.enter_context(atomic_path(path))
-            env = lmdb.open(str(tmp), map_size=MAP_SIZE, subdir=True, meminit=False, map_async=True)
-            stack.callback(env.close)
-            envs.append(env)
-            txns.append(env.begin(write=True))
-            stack.callback(_abort, txns, len(txns) - 1)  # before env.close: callbacks run last first
+            writers.append(stack.enter_context(lmdb_writer(path, on_commit=functools.partial(_committed, name))))
         log.error(f"{SRC}:128", "Extacting Features")  # sic: Caffe's spelling
-        counts = [0] * len(blob_names)
-        try:
-            for _ in range(batches):
-                with torch.no_grad():
-                    blobs = net.forward()
-                for i, name in enumerate(blob_names):
-                    for key, value in feature_records(blobs[name].detach().cpu().numpy(), counts[i]):
-                        txns[i].put(key, value)
-                        counts[i] += 1
-                        if counts[i] % COMMIT_EVERY == 0:
-                            txns[i].commit()
-                            txns[i] = envs[i].begin(write=True)
-                            log.error(f"{SRC}:152", f"Extracted features of {counts[i]} query images for "
-                                                    f"feature blob {name}")
-            for i, name in enumerate(blob_names):
-                txns[i].commit()
-                txns[i] = None
-                envs[i].sync(True)
-                log.error(f"{SRC}:163", f"Extracted features of {counts[i]} query images for feature blob {name}")
-        except lmdb.Error as e:
-            raise lmdb_os_error(e, db_names[0]) from None
+        for _ in range(batches):
+            with torch.no_grad():
+                blobs = net.forward()
+            for w, name in zip(writers, blob_names):
+                for key, value in feature_records(blobs[name].detach().cpu().numpy(), w.count):
+                    w.put(key, value)
+        for w, name in zip(writers, blob_names):
+            w.finish()
+            log.error(f"{SRC}:163", f"Extracted features of {w.count} query images for feature blob {name}")
 
 
-def _abort(txns: list, i: int) -> None:
-    """A database's open write transaction, when extraction failed (on success it was committed)."""
-    if txns[i] is not None:
-        txns[i].abort()
+def _committed(name: str, count: int) -> None:
+    log.error(f"{SRC}:152", f"Extracted features of {count} query images for feature blob {name}")
 
 
 def main() -> None:

@@ -108,45 +108,76 @@ def ensure_new(path: str | os.PathLike, overwrite: bool = False) -> None:
         raise CaffeError(f"{path}: already exists; refusing to overwrite it (use --overwrite)")
 
 
+class LmdbWriter:
+    """Puts into one LMDB being written (``lmdb_writer`` makes it), committing a transaction every
+    ``commit_every`` records and calling ``on_commit(count)`` after each such commit."""
+
+    def __init__(self, env: lmdb.Environment, commit_every: int, on_commit: Callable[[int], None] | None):
+        self._env, self.commit_every, self.on_commit = env, commit_every, on_commit
+        self._txn = env.begin(write=True)
+        self.count = 0
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._txn.put(key, value)
+        self.count += 1
+        if self.count % self.commit_every == 0:
+            self._txn.commit()
+            if self.on_commit:
+                self.on_commit(self.count)
+            self._txn = self._env.begin(write=True)
+
+    def finish(self) -> None:
+        """Commit the last records (the end of ``lmdb_writer`` does it when the caller has not)."""
+        if self._txn is not None:
+            self._txn.commit()
+            self._txn = None
+
+    def abort(self) -> None:
+        if self._txn is not None:
+            self._txn.abort()
+            self._txn = None
+
+
+@contextlib.contextmanager
+def lmdb_writer(path: str | os.PathLike, commit_every: int = COMMIT_EVERY,
+                on_commit: Callable[[int], None] | None = None) -> Iterator[LmdbWriter]:
+    """A new LMDB at ``path``, built under a temporary name and renamed when the block ends without error
+    (a failure leaves nothing behind). An LMDB failure (a full disk) is an OSError naming ``path``."""
+    try:
+        with atomic_path(path) as tmp:
+            env = lmdb.open(str(tmp), map_size=MAP_SIZE, subdir=True, meminit=False, map_async=True)
+            try:
+                writer = LmdbWriter(env, commit_every, on_commit)
+                try:
+                    yield writer
+                    writer.finish()
+                except BaseException:
+                    writer.abort()
+                    raise
+                env.sync(True)
+            finally:
+                env.close()
+    except lmdb.Error as e:
+        raise lmdb_os_error(e, path) from None
+
+
 def write_lmdb(path: str | os.PathLike, records: Iterable[tuple[bytes, bytes]], overwrite: bool = False,
                commit_every: int = COMMIT_EVERY, on_commit: Callable[[int], None] | None = None) -> int:
     """Write ``(key, value)`` records into a new LMDB at ``path``; returns the record count.
 
     Transactions are committed every ``commit_every`` records and once at the end, calling
     ``on_commit(count)`` after each commit (convert_imageset logs "Processed N files." there).
-    The environment is built under a temporary name and renamed when complete, so a failure leaves
-    nothing behind; an existing ``path`` is refused unless ``overwrite``. An LMDB failure (a full disk)
-    is an OSError naming ``path``.
+    An existing ``path`` is refused unless ``overwrite``; see ``lmdb_writer`` for the rest.
     """
     ensure_new(path, overwrite)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    try:
-        with atomic_path(path) as tmp:
-            env = lmdb.open(str(tmp), map_size=MAP_SIZE, subdir=True, meminit=False, map_async=True)
-            try:
-                txn = env.begin(write=True)
-                try:
-                    for key, value in records:
-                        txn.put(key, value)
-                        count += 1
-                        if count % commit_every == 0:
-                            txn.commit()
-                            if on_commit:
-                                on_commit(count)
-                            txn = env.begin(write=True)
-                    txn.commit()
-                except BaseException:
-                    txn.abort()
-                    raise
-                if count % commit_every and on_commit:
-                    on_commit(count)
-                env.sync(True)
-            finally:
-                env.close()
-    except lmdb.Error as e:
-        raise lmdb_os_error(e, path) from None
-    return count
+    with lmdb_writer(path, commit_every, on_commit) as w:
+        for key, value in records:
+            w.put(key, value)
+        w.finish()
+        if w.count % commit_every and on_commit:
+            on_commit(w.count)
+    return w.count
 
 
 def lmdb_os_error(e: lmdb.Error, path: str | os.PathLike) -> OSError:
